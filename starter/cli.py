@@ -1,0 +1,54 @@
+"""The `supportflow` command. Each subcommand lives in its own module; this only wires them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from activities.policy import PolicyError
+from starter import policy_command, sla_command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="supportflow", description="Support cases as durable Temporal workflows.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="dev server, worker and gateway on the embedded default")
+    up.add_argument("--data-dir", default=".data", help="where the SQLite file and logs live")
+    up.set_defaults(run=lambda args: _lazy("starter.up", "run")(args))
+
+    worker = commands.add_parser("worker", help="run a worker against TEMPORAL_ADDRESS")
+    worker.set_defaults(run=lambda args: _lazy("worker", "main")())
+
+    sla = commands.add_parser("sla", help="the deadlines a case received at a given moment would get")
+    sla_command.add_arguments(sla)
+    sla.set_defaults(run=sla_command.run)
+
+    policy = commands.add_parser("policy", help="check policy files")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_commands.add_parser("check", help="validate policy files; name every problem by file and field")
+    policy_command.add_check_arguments(check)
+    check.set_defaults(run=policy_command.check)
+    return parser
+
+
+def _lazy(module: str, name: str):
+    """Import heavy subcommands (Temporal client, server launcher) only when used."""
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (sla_command.UsageError, PolicyError) as problem:
+        print(f"supportflow {args.command}: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""Every JSON shape other systems rely on (DESIGN "contract"), in one place.
+
+Intake systems, the gateway, the CLI, activities and the workflow all import
+these models; nothing else writes the same field list again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from workflows.policy import Channel, DeliveryChannel, LadderName, LoadedPolicy
+
+CaseStateName = Literal["open", "responded", "waiting_on_customer", "workaround_provided", "resolved", "closed"]
+TargetName = Literal["response", "resolution", "emergency"]
+LadderOutcome = Literal["acknowledged", "responded", "resolved", "exhausted", "superseded"]
+TimelineEvent = Literal[
+    "opened", "acknowledgement_sent", "missing_requested", "phi_redacted", "comment", "warning", "breach",
+    "ladder_started", "step_started", "step_skipped", "notification_sent", "notification_failed",
+    "acknowledged", "ladder_ended", "responded", "assigned", "severity_changed", "paused", "resumed",
+    "workaround_provided", "emergency_requested", "escalation_requested", "amended", "resolved",
+    "reopened", "closed", "policy_applied",
+]  # fmt: skip
+COMMENT_LIMIT = 4096
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Requester(Contract):
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    company: str | None = None
+    building: str | None = None
+
+
+class CaseRequest(Contract):
+    tenant: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    channel: Channel
+    requester: Requester = Requester()
+    subject: str | None = None
+    description: str | None = None
+    severity: int | None = None
+    time_critical: bool = False
+    new_installation: bool = False
+    existing_case: str | None = None
+    worked_with: str | None = None
+    received_at: AwareDatetime | None = None
+    source_id: str | None = None
+    # Gateway findings the case records (never the redacted text itself).
+    phi_redacted: bool = False
+    notes: list[str] = []
+
+
+class TimelineEntry(Contract):
+    at: datetime
+    event: TimelineEvent
+    detail: dict[str, Any] = {}
+
+
+class Escalation(Contract):
+    ladder: LadderName | None = None
+    step: int = 0
+    round: int = 0
+    running: list[LadderName] = []
+    acknowledged_by: str | None = None
+    outcome: LadderOutcome | None = None
+
+
+class CaseStatus(Contract):
+    case_id: str
+    tenant: str
+    state: CaseStateName
+    channel: Channel
+    subject: str | None
+    requester: Requester
+    assignee: str | None
+    severity: int
+    severity_name: str
+    time_critical: bool
+    new_installation: bool
+    received_at: datetime
+    response_due_at: datetime
+    responded_at: datetime | None
+    resolution_due_at: datetime | None
+    resolved_at: datetime | None
+    workaround_at: datetime | None
+    emergency_requested_at: datetime | None
+    emergency_due_at: datetime | None
+    paused: bool
+    breaches: list[TargetName]
+    warnings: list[TargetName]
+    missing: list[str]
+    phi_redacted: bool
+    escalation: Escalation
+    timeline: list[TimelineEntry]
+    # Extensions (additive): the next deadline the clocks are counting towards.
+    next_due_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+# --- update arguments ------------------------------------------------------
+
+
+class Respond(Contract):
+    by: str = Field(min_length=1)
+    message: str | None = None
+
+
+class Acknowledge(Contract):
+    by: str = Field(min_length=1)
+
+
+class Assign(Contract):
+    to: str = Field(min_length=1)
+
+
+class SetSeverity(Contract):
+    severity: int
+    reason: str | None = None
+
+
+class Pause(Contract):
+    reason: str | None = None
+
+
+class Resume(Contract):
+    pass
+
+
+class ProvideWorkaround(Contract):
+    by: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    kind: Literal["workaround", "data_correction"] = "workaround"
+
+
+class RequestEscalation(Contract):
+    reason: str = Field(min_length=1)
+    new_installation: bool | None = None
+
+
+class RequestEmergency(Contract):
+    reason: str = Field(min_length=1)
+
+
+class Amend(Contract):
+    requester: Requester | None = None
+    subject: str | None = None
+    description: str | None = None
+    time_critical: bool | None = None
+    new_installation: bool | None = None
+    existing_case: str | None = None
+    worked_with: str | None = None
+
+
+class Resolve(Contract):
+    by: str = Field(min_length=1)
+    resolution: str = Field(min_length=1)
+
+
+class Reopen(Contract):
+    reason: str = Field(min_length=1)
+
+
+class Close(Contract):
+    reason: str | None = None
+
+
+class ApplyPolicy(Contract):
+    """The new policy, holidays already expanded (the CLI and gateway load it)."""
+
+    policy: LoadedPolicy
+
+
+class Comment(Contract):
+    author: str = Field(min_length=1)
+    text: str
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("a comment needs text")
+        return text
+
+
+# --- deliveries ---------------------------------------------------------------
+
+
+class Delivery(Contract):
+    """One message to one address over one channel; `idempotency_key` is stable across retries."""
+
+    case_id: str
+    tenant: str
+    ladder: str
+    run: int = 0
+    step: int = 0
+    round: int = 0
+    contact: str
+    channel: DeliveryChannel
+    address: str
+    case_channel: Channel
+    subject: str
+    message: str
+    idempotency_key: str
+
+
+class DeliveryResult(Contract):
+    attempts: int
+    detail: str | None = None
+
+
+class WebhookBody(Contract):
+    """What a webhook or chat endpoint receives for one delivery."""
+
+    case_id: str
+    tenant: str
+    ladder: str
+    step: int
+    round: int
+    contact: str
+    channel: DeliveryChannel
+    case_channel: Channel
+    subject: str
+    message: str
+    ack_url: str | None
+    idempotency_key: str

@@ -1,0 +1,285 @@
+"""The policy file contract: one support organisation's written promises as data.
+
+Parsing and every check that needs no I/O live here. Expanding named
+holidays needs the `holidays` package, so it happens in `activities/policy.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from workflows.calendar import BusinessCalendar, merge_ranges, parse_hours
+from workflows.durations import parse_duration
+
+Channel = Literal["email", "chat", "messaging", "web", "phone", "voicemail", "help_button", "emergency_line", "api"]
+CHANNELS: tuple[Channel, ...] = Channel.__args__  # type: ignore[attr-defined]
+SYNCHRONOUS_CHANNELS: frozenset[str] = frozenset({"api", "web", "help_button", "chat"})
+
+DeliveryChannel = Literal["email", "sms", "voice", "chat", "webhook"]
+ClockKind = Literal["24x7", "business"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = Weekday.__args__  # type: ignore[attr-defined]
+LadderName = Literal[
+    "response_warning", "response_breach",
+    "resolution_warning", "resolution_breach",
+    "emergency_request", "emergency_warning", "emergency_breach",
+    "customer_escalation", "emergency_intake",
+]  # fmt: skip
+RequiredField = Literal[
+    "requester.name", "requester.email", "requester.phone", "requester.company", "requester.building",
+    "subject", "description", "existing_case", "worked_with",
+]  # fmt: skip
+TargetName = Literal["response", "resolution", "emergency"]
+ASSIGNEE = "assignee"
+CONTACT_CHANNEL_FIELD: dict[str, str] = {"email": "email", "sms": "phone", "voice": "phone", "chat": "chat", "webhook": "webhook"}
+
+
+def _duration(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+def _wait(text: str) -> str:
+    parse_duration(text, allow_zero=True)
+    return text
+
+
+def _e164(text: str) -> str:
+    if not (text.startswith("+") and text[1:].isdigit() and 8 <= len(text) <= 16):
+        raise ValueError(f"{text!r} is not an E.164 number like +15555550100")
+    return text
+
+
+def _url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise ValueError(f"{text!r} is not an http(s) URL")
+    return text
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+Wait = Annotated[str, AfterValidator(_wait)]
+Phone = Annotated[str, AfterValidator(_e164)]
+Url = Annotated[str, AfterValidator(_url)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Target(Strict):
+    within: Duration
+    clock: ClockKind
+    workaround_stops_clock: bool = False
+
+    @model_validator(mode="after")
+    def _no_days_on_business_clock(self) -> Target:
+        if self.clock == "business" and self.within.endswith("d"):
+            raise ValueError(f"within: {self.within!r} is in days, which a business clock cannot count; use hours")
+        return self
+
+    @property
+    def span(self) -> timedelta:
+        return parse_duration(self.within)
+
+
+class Severity(Strict):
+    name: str
+    response: Target
+    resolution: Target | None = None
+    emergency: Target | None = None
+
+    def target(self, which: TargetName) -> Target | None:
+        return getattr(self, which)
+
+
+class CalendarSpec(Strict):
+    timezone: str
+    hours: dict[Weekday, list[str]]
+    holidays: list[date] = []
+    holiday_country: str | None = None
+    holiday_names: list[str] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{name!r} is not an IANA time zone such as America/Chicago") from None
+        return name
+
+    @field_validator("hours")
+    @classmethod
+    def _valid_hours(cls, hours: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, ranges in hours.items():
+            try:
+                merge_ranges(parse_hours(text) for text in ranges)
+            except ValueError as problem:
+                raise ValueError(f"{day}: {problem}") from None
+        if not any(hours.values()):
+            raise ValueError("a calendar needs open hours on at least one weekday")
+        return hours
+
+    @model_validator(mode="after")
+    def _names_need_a_country(self) -> CalendarSpec:
+        if self.holiday_names and not self.holiday_country:
+            raise ValueError("holiday_names needs holiday_country")
+        return self
+
+    def business_calendar(self, holidays_known_until: date | None = None) -> BusinessCalendar:
+        """The calendar math object; `holidays` must already hold every date (see activities.policy)."""
+        weekly = {
+            WEEKDAYS.index(day): merge_ranges(parse_hours(text) for text in ranges) for day, ranges in self.hours.items()
+        }
+        return BusinessCalendar(self.timezone, weekly, frozenset(self.holidays), holidays_known_until)
+
+
+class Intake(Strict):
+    channels: list[Channel]
+    required: list[RequiredField] = []
+    redact_phi: bool = False
+    extensions: dict[str, Channel] = {}
+    channel_severity: dict[Channel, int] = {}
+
+    @field_validator("extensions", mode="before")
+    @classmethod
+    def _extension_keys_are_strings(cls, value: object) -> object:
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+
+class Contact(Strict):
+    name: str
+    email: str | None = None
+    phone: Phone | None = None
+    chat: Url | None = None
+    webhook: Url | None = None
+
+    def address(self, channel: DeliveryChannel) -> str | None:
+        return getattr(self, CONTACT_CHANNEL_FIELD[channel])
+
+
+class When(Strict):
+    """Every test given must hold; an unknown test is a load error."""
+
+    after_hours: bool | None = None
+    business_hours: bool | None = None
+    new_installation: bool | None = None
+    time_critical: bool | None = None
+    severity: list[int] | None = None
+    channel: list[Channel] | None = None
+
+
+class Step(Strict):
+    notify: list[str] = Field(min_length=1)
+    via: list[DeliveryChannel] = Field(min_length=1)
+    wait: Wait = "0m"
+    when: When | None = None
+
+    @property
+    def wait_span(self) -> timedelta:
+        return parse_duration(self.wait, allow_zero=True)
+
+
+def _steps_as_ladder(value: object) -> object:
+    return {"steps": value} if isinstance(value, list) else value
+
+
+class Ladder(Strict):
+    repeat: int = Field(default=0, ge=0, le=100)
+    steps: list[Step] = Field(min_length=1)
+
+
+def _warn_fractions(value: float | list[float]) -> list[float]:
+    fractions = value if isinstance(value, list) else [value]
+    for fraction in fractions:
+        if not 0 < fraction < 1:
+            raise ValueError(f"{fraction} is not a fraction strictly between 0 and 1")
+    return sorted(set(fractions))
+
+
+class Policy(Strict):
+    tenant: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    display_name: str
+    calendar: CalendarSpec
+    intake: Intake
+    default_severity: int
+    warn_at: Annotated[list[float], BeforeValidator(lambda v: v if isinstance(v, list) else [v]), AfterValidator(_warn_fractions)] = [0.75]
+    auto_close_after: Duration = "7d"
+    severities: dict[int, Severity] = Field(min_length=1)
+    contacts: dict[str, Contact] = {}
+    rotations: dict[str, list[str]] = {}
+    escalations: dict[LadderName, Annotated[Ladder, BeforeValidator(_steps_as_ladder)]] = {}
+
+    def severity(self, level: int) -> Severity:
+        return self.severities[level]
+
+    def severity_for(self, channel: str, given: int | None) -> int:
+        if given is not None:
+            return given
+        return self.intake.channel_severity.get(channel, self.default_severity)
+
+    def members(self, name: str) -> list[str]:
+        """A rotation's members, or the contact itself."""
+        return self.rotations.get(name, [name])
+
+    def reference_problems(self) -> list[tuple[str, str]]:
+        """Cross-references pydantic cannot see: (field path, problem)."""
+        problems: list[tuple[str, str]] = []
+        if self.default_severity not in self.severities:
+            problems.append(("default_severity", f"severity {self.default_severity} is not defined in severities"))
+        for channel, level in self.intake.channel_severity.items():
+            if level not in self.severities:
+                problems.append((f"intake.channel_severity.{channel}", f"severity {level} is not defined in severities"))
+        for rotation, members in self.rotations.items():
+            if not members:
+                problems.append((f"rotations.{rotation}", "a rotation needs at least one member"))
+            for i, member in enumerate(members):
+                if member not in self.contacts:
+                    problems.append((f"rotations.{rotation}[{i}]", f"unknown contact {member!r}"))
+        for name, ladder in self.escalations.items():
+            for i, step in enumerate(ladder.steps):
+                problems += self._step_problems(f"escalations.{name}[{i}]", step)
+        return problems
+
+    def _step_problems(self, path: str, step: Step) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        for j, target in enumerate(step.notify):
+            if target == ASSIGNEE:
+                continue
+            if target in self.rotations:
+                contacts = [self.contacts[m] for m in self.rotations[target] if m in self.contacts]
+            elif target in self.contacts:
+                contacts = [self.contacts[target]]
+            else:
+                problems.append((f"{path}.notify[{j}]", f"unknown contact or rotation {target!r}"))
+                continue
+            for contact in contacts:
+                if not any(contact.address(channel) for channel in step.via):
+                    problems.append((f"{path}.via", f"{contact.name} has no address for any of {', '.join(step.via)}"))
+        if step.when and step.when.severity:
+            for level in step.when.severity:
+                if level not in self.severities:
+                    problems.append((f"{path}.when.severity", f"severity {level} is not defined in severities"))
+        return problems
+
+
+class LoadedPolicy(BaseModel):
+    """A policy as a case keeps it: named holidays already expanded to dates
+    for `first_year`..`last_year`, so the workflow never imports `holidays`."""
+
+    policy: Policy
+    first_year: int
+    last_year: int
+
+    def business_calendar(self) -> BusinessCalendar:
+        return self.policy.calendar.business_calendar(date(self.last_year, 12, 31))
+
+
+class LoadPolicyRequest(BaseModel):
+    tenant: str
+    first_year: int
+    last_year: int
