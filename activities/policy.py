@@ -107,6 +107,8 @@ def years_around(day: date) -> tuple[int, int]:
 @activity.defn
 async def load_policy(request: LoadPolicyRequest) -> LoadedPolicy:
     """A missing tenant or a broken file will not fix itself by retrying."""
+    if request.policy is not None:
+        return expand_holidays(request.policy, request.first_year, request.last_year)
     if not policy_path(request.tenant).is_file():
         raise ApplicationError(
             f"no policy for tenant {request.tenant!r} in {policy_dir()}", type="UnknownTenant", non_retryable=True
@@ -133,6 +135,9 @@ def _field_path(loc: tuple[Any, ...], raw: Any) -> str:
     for i, key in enumerate(loc):
         # A ladder written as a bare list is wrapped in {steps: …} before validation.
         if key == "steps" and isinstance(node, list) and i >= 2 and loc[0] == "escalations":
+            continue
+        # pydantic marks a bad mapping key (an unknown ladder name) with a trailing "[key]".
+        if key == "[key]":
             continue
         if isinstance(key, int) and isinstance(node, list):
             parts.append(f"[{key}]")

@@ -280,6 +280,9 @@ class LoadedPolicy(BaseModel):
 
 
 class LoadPolicyRequest(BaseModel):
+    """Read the tenant's file, or (with `policy`) re-expand the holidays of the policy a case already holds."""
+
     tenant: str
     first_year: int
     last_year: int
+    policy: Policy | None = None
