@@ -5,7 +5,6 @@ rules of what is legal when live in `workflows/state.py`; this class wires
 them to Temporal: the clock loop, the updates, the ladders and deliveries.
 """
 
-from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
@@ -15,6 +14,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from workflows import messages
     from workflows import search_attributes as sa
     from workflows.calendar import BusinessCalendar
@@ -67,6 +68,18 @@ def rejected(reason: str | None) -> None:
         raise ApplicationError(reason, type="UpdateRejected", non_retryable=True)
 
 
+def as_request(request: CaseRequest | dict) -> CaseRequest:
+    """The SDK applies type hints only when every argument is given, so a
+    plain-JSON start from another client (one argument) arrives as a dict."""
+    if isinstance(request, CaseRequest):
+        return request
+    try:
+        return CaseRequest.model_validate(request)
+    except ValidationError as invalid:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in invalid.errors())
+        raise ApplicationError(f"invalid CaseRequest: {problems}", type="InvalidCaseRequest", non_retryable=True) from None
+
+
 @workflow.defn(name="SupportCase")
 class SupportCaseWorkflow:
     """One support case. Deadlines are timers; escalation is a ladder of activities."""
@@ -82,14 +95,17 @@ class SupportCaseWorkflow:
 
     @workflow.run
     async def run(self, request: CaseRequest, carried: CaseState | None = None) -> CaseStatus:
+        request = as_request(request)
         if carried is not None:
             self.resume_carried(carried)
         else:
             await self.open(request)
-        while self.case.state != "closed":
+        while True:
             await self.keep_holidays_ahead()
             self.act_on_due_alarms()
             self.publish()
+            if self.case.state == "closed":
+                break
             if self.time_to_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(args=[request, self.case])
