@@ -1,0 +1,155 @@
+"""A case under test: the time-skipping server, the production worker, and
+the shipped policies rewritten so every contact's chat and webhook address is
+a local receiver (email goes to aiosmtpd, SMS and voice to a Twilio stand-in)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import yaml
+from receivers import HttpReceiver, SmtpReceiver
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from temporal_fixtures import REPO, case_worker
+from workflows.contracts import CaseRequest, CaseStatus, Requester
+
+
+@pytest.fixture
+def policies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http_receiver: HttpReceiver) -> Path:
+    """The shipped policies, with chat and webhook contacts pointed at `http_receiver` (/chat/<id>, /webhook/<id>)."""
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    for source in (REPO / "policies").glob("*.yaml"):
+        policy = yaml.safe_load(source.read_text())
+        for contact_id, contact in policy.get("contacts", {}).items():
+            for channel in ("chat", "webhook"):
+                if channel in contact:
+                    contact[channel] = http_receiver.url(f"/{channel}/{contact_id}")
+        (folder / source.name).write_text(yaml.safe_dump(policy, sort_keys=False))
+    monkeypatch.setenv("SUPPORTFLOW_POLICY_DIR", str(folder))
+    return folder
+
+
+@dataclass
+class CaseEnv:
+    """Everything a case test touches, with helpers that read like the seed."""
+
+    env: WorkflowEnvironment
+    queue: str
+    http: HttpReceiver
+    twilio: HttpReceiver
+    smtp: SmtpReceiver
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    async def now(self) -> datetime:
+        return await self.env.get_current_time()
+
+    async def skip_to(self, moment: datetime) -> None:
+        """Move the test server's clock to `moment` (it only goes forward)."""
+        gap = moment - await self.now()
+        assert gap >= timedelta(0), f"the test clock is already past {moment.isoformat()}"
+        await self.env.sleep(gap)
+
+    async def open(self, request: CaseRequest) -> WorkflowHandle:
+        return await self.client.start_workflow(
+            "SupportCase", request, id=f"case-{request.tenant}-{uuid.uuid4().hex[:24]}", task_queue=self.queue,
+            result_type=CaseStatus,
+        )
+
+    async def status(self, case: WorkflowHandle) -> CaseStatus:
+        """The case's status; a case answers once its policy is loaded, a moment after start."""
+        for _ in range(100):
+            try:
+                return await case.query("status", result_type=CaseStatus)
+            except WorkflowQueryFailedError as still_opening:
+                if "still opening" not in str(still_opening):
+                    raise
+                await asyncio.sleep(0.02)
+        raise AssertionError("the case never finished opening")
+
+    async def update(self, case: WorkflowHandle, name: str, args: dict[str, Any]) -> CaseStatus:
+        return await case.execute_update(name, args, result_type=CaseStatus)
+
+    async def rejection(self, case: WorkflowHandle, name: str, args: dict[str, Any]) -> str:
+        """The message an illegal update is rejected with."""
+        with pytest.raises(WorkflowUpdateFailedError) as rejected:
+            await case.execute_update(name, args, result_type=CaseStatus)
+        return str(rejected.value.cause)
+
+    def pages(self, ladder: str | None = None) -> list[dict]:
+        """Every ladder delivery that reached a receiver, as (ladder, step, round, contact, channel) dicts."""
+        found = []
+        for request in self.http.requests + self.twilio.requests:
+            key = request.headers.get("idempotency-key")
+            if key:
+                found.append(_key_fields(key) | {"at": request.received_at})
+        for mail in self.smtp.messages:
+            found.append(_key_fields(mail.message["Idempotency-Key"]) | {"at": mail.received_at})
+        return [p for p in found if ladder is None or p["ladder"] == ladder]
+
+
+def _key_fields(key: str) -> dict:
+    case_id, ladder, run, round_, step, contact, channel = key.split(":")
+    return dict(case_id=case_id, ladder=ladder, run=int(run), round=int(round_), step=int(step), contact=contact, channel=channel, key=key)
+
+
+@pytest_asyncio.fixture
+async def case_env(
+    policies: Path, http_receiver: HttpReceiver, twilio_receiver: HttpReceiver, smtp_receiver: SmtpReceiver
+) -> AsyncIterator[CaseEnv]:
+    """A fresh time-skipping server per test, so each test sets its own clock."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from temporal_fixtures import BIN, register_search_attributes
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
+    )
+    await register_search_attributes(env.client)
+    async with env:
+        async with case_worker(env.client) as queue:
+            yield CaseEnv(env, queue, http_receiver, twilio_receiver, smtp_receiver)
+
+
+def blockit_request(severity: int | None, received_at: datetime, **extra: Any) -> CaseRequest:
+    return CaseRequest(
+        tenant="blockit",
+        channel=extra.pop("channel", "email"),
+        requester=Requester(name="Ana Diaz", email="ana@clinic.example", phone="+15555550123", company="Clinic Co"),
+        subject="Scheduling page down",
+        description="The scheduling page shows an error.",
+        severity=severity,
+        received_at=received_at,
+        **extra,
+    )
+
+
+def blub0x_request(channel: str, received_at: datetime, **extra: Any) -> CaseRequest:
+    return CaseRequest(
+        tenant="blub0x",
+        channel=channel,
+        requester=extra.pop(
+            "requester",
+            Requester(name="Sam Lee", email="sam@tower.example", phone="+15555550142", company="Tower Co", building="Tower One"),
+        ),
+        subject=extra.pop("subject", "Door controllers offline"),
+        description=extra.pop("description", "Every door controller in the lobby is offline."),
+        received_at=received_at,
+        **extra,
+    )
+
+
+def events(status: CaseStatus, name: str) -> list:
+    return [entry for entry in status.timeline if entry.event == name]
