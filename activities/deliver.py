@@ -1,0 +1,73 @@
+"""The `deliver` activity: one notification over one channel, one attempt per call.
+
+Temporal does the retrying (workflows/delivery_policy.py), so this module
+only has to say, per attempt, whether a failure is worth another try:
+`DeliveryRejected` is raised non-retryable, `DeliveryUnavailable` retryable,
+both with details `{"attempt": n, "error": "..."}` for the timeline, and
+without a Python cause chain, which would only repeat the error in history.
+Everything an attempt sends is a function of the Delivery and the activity's
+first scheduling time, so every retry sends the same bytes under the same
+idempotency key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.ack_link import ACK_LINK_LIFETIME, ack_url
+from activities.channels import chat, email, twilio, webhook
+from activities.channels.failures import DeliveryFailed, DeliveryRejected, DeliveryUnavailable
+from activities.settings import Settings, SettingsError
+from workflows.contracts import Delivery, DeliveryResult
+from workflows.delivery_policy import DELIVER_ACTIVITY, DELIVERY_REJECTED, DELIVERY_UNAVAILABLE
+
+Channel = Callable[[Delivery, "str | None", Settings], Awaitable[str]]
+CHANNELS: dict[str, Channel] = {
+    "webhook": webhook.send,
+    "chat": chat.send,
+    "sms": twilio.send_sms,
+    "voice": twilio.place_call,
+    "email": email.send,
+}
+# Messages to the requester carry no acknowledgement link: acknowledging
+# stops the escalation ladders, which is the support team's call, not theirs.
+REQUESTER_LADDERS = frozenset({"requester_ack", "missing_fields", "requester_reply"})
+
+
+@activity.defn(name=DELIVER_ACTIVITY)
+async def deliver(delivery: Delivery) -> DeliveryResult:
+    info = activity.info()
+    try:
+        settings = Settings.from_env()
+        link = None
+        if delivery.ladder not in REQUESTER_LADDERS:
+            # The first scheduling time, not this attempt's: every retry signs the same link.
+            link = ack_url(delivery.case_id, delivery.contact, info.scheduled_time + ACK_LINK_LIFETIME, settings)
+        detail = await CHANNELS[delivery.channel](delivery, link, settings)
+    except DeliveryFailed as failure:
+        raise _application_error(delivery, failure, info.attempt) from None
+    except SettingsError as problem:
+        raise _application_error(delivery, DeliveryRejected(str(problem)), info.attempt) from None
+    except Exception as problem:
+        # A bug, not the receiver: keep retrying so a fixed worker can still deliver within the hour.
+        activity.logger.exception("deliver: unexpected failure")
+        unexpected = DeliveryUnavailable(f"unexpected {type(problem).__name__}: {problem}")
+        raise _application_error(delivery, unexpected, info.attempt) from None
+    activity.logger.info("deliver: %s to %s: %s (attempt %d)", delivery.channel, delivery.contact, detail, info.attempt)
+    return DeliveryResult(attempts=info.attempt, detail=detail)
+
+
+def _application_error(delivery: Delivery, failure: DeliveryFailed, attempt: int) -> ApplicationError:
+    activity.logger.warning(
+        "deliver: %s to %s failed on attempt %d: %s", delivery.channel, delivery.contact, attempt, failure.error
+    )
+    return ApplicationError(
+        f"{delivery.channel} to {delivery.contact}: {failure.error}",
+        {"attempt": attempt, "error": failure.error},
+        type=DELIVERY_UNAVAILABLE if failure.retryable else DELIVERY_REJECTED,
+        non_retryable=not failure.retryable,
+        next_retry_delay=failure.retry_after,
+    )

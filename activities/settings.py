@@ -1,0 +1,80 @@
+"""Delivery settings from the environment, read at call time.
+
+Read per call rather than at import so that a test (or an operator fixing a
+typo) can change the environment and the next attempt sees it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+# A development default so that `supportflow up` works out of the box. Links
+# signed with it can be forged by anyone who reads this file: set
+# SUPPORTFLOW_ACK_SECRET in every shared or production deployment.
+DEV_ACK_SECRET = "supportflow-dev-ack-secret-not-for-production"
+
+SmtpTls = Literal["none", "starttls", "ssl"]
+
+
+class SettingsError(ValueError):
+    """An environment variable with a value we cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    public_url: str = "http://127.0.0.1:8000"
+    ack_secret: str = DEV_ACK_SECRET
+    delivery_timeout: float = 10.0
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_tls: SmtpTls = "none"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "supportflow@localhost"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def text(name: str, default: str | None = None) -> str | None:
+            return env.get(name) or default
+
+        tls = (text("SUPPORTFLOW_SMTP_TLS", "none") or "none").lower()
+        if tls not in ("none", "starttls", "ssl"):
+            raise SettingsError(f"SUPPORTFLOW_SMTP_TLS={tls!r} must be one of none, starttls, ssl")
+        return cls(
+            public_url=(text("SUPPORTFLOW_PUBLIC_URL", cls.public_url) or cls.public_url).rstrip("/"),
+            ack_secret=text("SUPPORTFLOW_ACK_SECRET", DEV_ACK_SECRET) or DEV_ACK_SECRET,
+            delivery_timeout=_number(env, "SUPPORTFLOW_DELIVERY_TIMEOUT", cls.delivery_timeout),
+            twilio_base_url=(text("SUPPORTFLOW_TWILIO_BASE_URL", cls.twilio_base_url) or "").rstrip("/"),
+            twilio_account_sid=text("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=text("TWILIO_AUTH_TOKEN"),
+            twilio_from=text("SUPPORTFLOW_TWILIO_FROM"),
+            smtp_host=text("SUPPORTFLOW_SMTP_HOST", cls.smtp_host) or cls.smtp_host,
+            # Implicit TLS has its own well-known port; plain and STARTTLS share 25.
+            smtp_port=int(_number(env, "SUPPORTFLOW_SMTP_PORT", 465 if tls == "ssl" else 25, whole=True)),
+            smtp_tls=tls,  # type: ignore[arg-type]
+            smtp_user=text("SUPPORTFLOW_SMTP_USER"),
+            smtp_password=text("SUPPORTFLOW_SMTP_PASSWORD"),
+            smtp_from=text("SUPPORTFLOW_SMTP_FROM", cls.smtp_from) or cls.smtp_from,
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, whole: bool = False) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a {'whole ' if whole else ''}number") from None
+    if value <= 0:
+        raise SettingsError(f"{name}={raw!r} must be greater than zero")
+    return value
