@@ -15,6 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="dev server, worker and gateway on the embedded default")
     up.add_argument("--data-dir", default=".data", help="where the SQLite file and logs live")
+    up.add_argument("--port", type=int, default=7233, help="the Temporal gRPC port (default 7233)")
+    up.add_argument("--ui-port", type=int, default=8233, help="the Temporal web UI port (default 8233)")
     up.set_defaults(run=lambda args: _lazy("starter.up", "run")(args))
 
     worker = commands.add_parser("worker", help="run a worker against TEMPORAL_ADDRESS")

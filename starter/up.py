@@ -1,0 +1,174 @@
+"""`supportflow up`: the embedded dev server, the worker and (later) the gateway, in one command.
+
+The dev server keeps its SQLite file and log under `--data-dir`, so cases
+survive a restart. Children run in sessions of their own; Ctrl-C or SIGTERM
+reaches only this process, which stops them in order: the services that talk
+to Temporal first, then the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+from starter.devserver import DevServer, DevServerError, PortInUseError
+from starter.processes import ChildProcess
+
+GRPC_PORT = 7233
+UI_PORT = 8233
+READY_TIMEOUT = 60.0
+# A worker or gateway pointed at a cluster through the environment must not carry that here.
+REMOTE_CONNECTION_VARIABLES = ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA", "TEMPORAL_API_KEY")
+
+
+@dataclass
+class Service:
+    """A process `up` runs beside the server: how to tell it is ready, and what to print about it."""
+
+    process: ChildProcess
+    wait_ready: Callable[[], Awaitable[None]]
+    urls: list[tuple[str, str]] = field(default_factory=list)
+
+
+def run(args) -> int:
+    port, ui_port = getattr(args, "port", GRPC_PORT), getattr(args, "ui_port", UI_PORT)
+    return asyncio.run(up(Path(args.data_dir), port=port, ui_port=ui_port))
+
+
+async def up(data_dir: Path, *, port: int = GRPC_PORT, ui_port: int = UI_PORT) -> int:
+    server = DevServer(data_dir, port=port, ui_port=ui_port)
+    services: list[Service] = []
+    interrupted = _stop_on_signals()
+    try:
+        await server.start()
+        for make_service in (worker_service, gateway_service):
+            service = make_service(server, data_dir)
+            if service is None:
+                continue
+            service.process.start()
+            services.append(service)
+            await _ready_or_exited(service)
+        _print_urls(server, services, data_dir)
+        return await _until_something_exits(server, services)
+    except PortInUseError as problem:
+        print(f"supportflow up: {problem} (options --port and --ui-port)", file=sys.stderr)
+        return 2
+    except (DevServerError, ServiceFailed) as problem:
+        print(f"supportflow up: {problem}", file=sys.stderr)
+        return 1
+    except asyncio.CancelledError:
+        if not interrupted():
+            raise
+        asyncio.current_task().uncancel()
+        return 0
+    finally:
+        for service in reversed(services):
+            await service.process.stop()
+        await server.stop()
+        if interrupted():
+            print("supportflow up: stopped", file=sys.stderr)
+
+
+def worker_service(server: DevServer, data_dir: Path) -> Service:
+    env = _child_env(server)
+    process = ChildProcess("worker", [sys.executable, "-m", "worker"], data_dir / "logs" / "worker.log", env)
+    task_queue = env.get("SUPPORTFLOW_TASK_QUEUE") or "support-cases"
+    return Service(process, lambda: _worker_polling(server, task_queue, process), [("worker", f"polling {task_queue}")])
+
+
+def gateway_service(server: DevServer, data_dir: Path) -> Service | None:
+    """Where the HTTP gateway joins `up` (its own issue). Until it exists, there is none.
+
+    It should return a `Service` running `supportflow gateway` with
+    `_child_env(server)`, a `wait_ready` that polls `GET /healthz`, and its
+    URLs to print. With `SUPPORTFLOW_ENCRYPTION_KEY` set, the dev server
+    should then also get `ui_codec_endpoint` pointing at the gateway's codec.
+    """
+    return None
+
+
+class ServiceFailed(RuntimeError):
+    pass
+
+
+def _child_env(server: DevServer) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in REMOTE_CONNECTION_VARIABLES}
+    env.update(TEMPORAL_ADDRESS=server.address, TEMPORAL_NAMESPACE=server.namespace, PYTHONUNBUFFERED="1")
+    return env
+
+
+async def _worker_polling(server: DevServer, task_queue: str, process: ChildProcess) -> None:
+    client = await server.connect()
+    request = DescribeTaskQueueRequest(
+        namespace=server.namespace,
+        task_queue=TaskQueue(name=task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    while process.running:
+        if (await client.workflow_service.describe_task_queue(request)).pollers:
+            return
+        await asyncio.sleep(0.25)
+
+
+async def _ready_or_exited(service: Service) -> None:
+    process = service.process
+    try:
+        await asyncio.wait_for(service.wait_ready(), READY_TIMEOUT)
+    except TimeoutError:
+        raise ServiceFailed(f"the {process.name} was not ready after {READY_TIMEOUT:.0f}s; see {process.log_file}")
+    if not process.running:
+        raise ServiceFailed(process.exit_report())
+
+
+async def _until_something_exits(server: DevServer, services: list[Service]) -> int:
+    while True:
+        for process in [server.process, *(service.process for service in services)]:
+            if process is not None and not process.running:
+                print(f"supportflow up: {process.exit_report()}", file=sys.stderr)
+                return 1
+        await asyncio.sleep(0.5)
+
+
+def _stop_on_signals() -> Callable[[], bool]:
+    """The first SIGINT/SIGTERM cancels `up`, whose cleanup stops the children; later ones are ignored."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if not received:
+            print("\nsupportflow up: stopping the worker, then the server…", file=sys.stderr)
+            main.cancel()
+        received.append(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    return lambda: bool(received)
+
+
+def _print_urls(server: DevServer, services: list[Service], data_dir: Path) -> None:
+    lines = [
+        ("Temporal UI", server.ui_url or "(headless)"),
+        ("Temporal gRPC", f"{server.address} (namespace {server.namespace})"),
+        ("server metrics", server.metrics_url),
+    ]
+    for service in services:
+        lines += service.urls
+    lines += [
+        ("data", f"{server.db_file} (SQLite WAL: survives a crash; a power loss may drop the last moments)"),
+        ("logs", str(data_dir / "logs")),
+    ]
+    width = max(len(label) for label, _ in lines)
+    print("supportflow is up")
+    for label, value in lines:
+        print(f"  {label:<{width}}  {value}")
+    print("Ctrl-C stops everything.", flush=True)

@@ -1,0 +1,336 @@
+"""The supportflow worker: every workflow and activity, tuned for many long-lived open cases.
+
+Run it with `supportflow worker` or `python -m worker`. Everything comes
+from the environment, so the same process serves the dev server, a
+self-hosted cluster and Temporal Cloud.
+
+| variable | default | why |
+|---|---|---|
+| `TEMPORAL_ADDRESS` | `localhost:7233` | the frontend's gRPC address |
+| `TEMPORAL_NAMESPACE` | `default` | |
+| `SUPPORTFLOW_TASK_QUEUE` | `support-cases` | the contract's task queue |
+| `TEMPORAL_TLS_CERT`, `TEMPORAL_TLS_KEY` | unset | paths to a client certificate and key (mTLS); set both or neither |
+| `TEMPORAL_TLS_CA` | unset | path to the server's CA, for a cluster with a private CA |
+| `TEMPORAL_API_KEY` | unset | an API key (Temporal Cloud); turns TLS on |
+| `SUPPORTFLOW_MAX_CACHED_WORKFLOWS` | `10000` | at least the number of open cases: an evicted case replays its whole history on its next deadline |
+| `SUPPORTFLOW_MAX_CONCURRENT_ACTIVITIES` | `200` | deliveries are I/O-bound and a pile-up of deadlines pages many people at once |
+| `SUPPORTFLOW_MAX_CONCURRENT_WORKFLOW_TASKS` | `100` | |
+| `SUPPORTFLOW_WORKFLOW_POLLERS` | `4` | a fixed count: autoscaling pollers with a minimum of 1 stalled once |
+| `SUPPORTFLOW_ACTIVITY_POLLERS` | `4` | likewise |
+| `SUPPORTFLOW_GRACEFUL_SHUTDOWN_SECONDS` | `10` | how long running deliveries may finish after SIGTERM/SIGINT |
+| `SUPPORTFLOW_METRICS_PORT` | unset | serve Prometheus metrics on this port |
+| `SUPPORTFLOW_METRICS_HOST` | `127.0.0.1` | the metrics bind address; `0.0.0.0` when a scraper runs in another container |
+| `SUPPORTFLOW_LOG_LEVEL` | `INFO` | |
+
+At start the worker lists the namespace's search attributes and exits,
+naming any contract attribute that is missing or has the wrong type: a case
+upserting an unknown attribute would fail its workflow tasks forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import pkgutil
+import signal
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import Client, TLSConfig
+from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from workflows import search_attributes
+
+log = logging.getLogger("supportflow.worker")
+
+# Imported once, outside the sandbox: the libraries our models need, and our own deterministic modules
+# (models, calendar and SLA math), which would otherwise be re-imported for every case.
+LIBRARIES_PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "zoneinfo")
+# Workflow definitions stay inside the sandbox, which is what catches a stray `datetime.now()` there.
+SANDBOXED_MODULES = frozenset({"workflows.case"})
+
+
+class SettingsError(ValueError):
+    """An environment variable the worker cannot use, named."""
+
+
+class CannotConnect(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    address: str = "localhost:7233"
+    namespace: str = "default"
+    task_queue: str = "support-cases"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
+    api_key: str | None = None
+    max_cached_workflows: int = 10_000
+    max_concurrent_activities: int = 200
+    max_concurrent_workflow_tasks: int = 100
+    workflow_pollers: int = 4
+    activity_pollers: int = 4
+    graceful_shutdown_seconds: float = 10.0
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    log_level: str = "INFO"
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert or self.api_key or self.tls_ca)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
+        """Read the table in this module's docstring; a bad value raises `SettingsError` naming the variable."""
+        values = {}
+        for field_name, variable, parse in ENVIRONMENT:
+            raw = env.get(variable, "").strip()
+            if raw:
+                values[field_name] = parse(variable, raw)
+        if ("tls_cert" in values) != ("tls_key" in values):
+            missing = "TEMPORAL_TLS_KEY" if "tls_cert" in values else "TEMPORAL_TLS_CERT"
+            raise SettingsError(f"{missing} is not set: mTLS needs both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY")
+        return cls(**values)
+
+
+def _text(name: str, value: str) -> str:
+    return value
+
+
+def _path(name: str, value: str) -> Path:
+    return Path(value)
+
+
+def _count(name: str, value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"{name}={value!r}: expected a whole number of at least 1")
+    return int(value)
+
+
+def _seconds(name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also rejects nan
+        raise SettingsError(f"{name}={value!r}: expected a number of seconds, 0 or more")
+    return seconds
+
+
+def _port(name: str, value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SettingsError(f"{name}={value!r}: expected a port number from 1 to 65535")
+    return int(value)
+
+
+def _log_level(name: str, value: str) -> str:
+    if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError(f"{name}={value!r}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return value.upper()
+
+
+# (WorkerSettings field, environment variable, parser); an unset or empty variable keeps the default.
+ENVIRONMENT: tuple[tuple[str, str, Callable[[str, str], Any]], ...] = (
+    ("address", "TEMPORAL_ADDRESS", _text),
+    ("namespace", "TEMPORAL_NAMESPACE", _text),
+    ("task_queue", "SUPPORTFLOW_TASK_QUEUE", _text),
+    ("tls_cert", "TEMPORAL_TLS_CERT", _path),
+    ("tls_key", "TEMPORAL_TLS_KEY", _path),
+    ("tls_ca", "TEMPORAL_TLS_CA", _path),
+    ("api_key", "TEMPORAL_API_KEY", _text),
+    ("max_cached_workflows", "SUPPORTFLOW_MAX_CACHED_WORKFLOWS", _count),
+    ("max_concurrent_activities", "SUPPORTFLOW_MAX_CONCURRENT_ACTIVITIES", _count),
+    ("max_concurrent_workflow_tasks", "SUPPORTFLOW_MAX_CONCURRENT_WORKFLOW_TASKS", _count),
+    ("workflow_pollers", "SUPPORTFLOW_WORKFLOW_POLLERS", _count),
+    ("activity_pollers", "SUPPORTFLOW_ACTIVITY_POLLERS", _count),
+    ("graceful_shutdown_seconds", "SUPPORTFLOW_GRACEFUL_SHUTDOWN_SECONDS", _seconds),
+    ("metrics_port", "SUPPORTFLOW_METRICS_PORT", _port),
+    ("metrics_host", "SUPPORTFLOW_METRICS_HOST", _text),
+    ("log_level", "SUPPORTFLOW_LOG_LEVEL", _log_level),
+)
+
+
+def registered() -> tuple[list[type], list]:
+    """The workflows and activities this worker serves.
+
+    Imported here rather than at module top so that a broken workflow module
+    fails loudly at worker start, with its own traceback, and so that tools
+    that only need the settings or the search-attribute check never load it.
+    """
+    from activities.deliver import deliver
+    from activities.policy import load_policy
+    from workflows.case import SupportCaseWorkflow
+
+    return [SupportCaseWorkflow], [load_policy, deliver]
+
+
+def passthrough_modules() -> list[str]:
+    """Every `workflows` module but the workflow definitions, plus the libraries the models use.
+
+    Passing the whole `workflows` package would pass `workflows.case` too,
+    and the sandbox would no longer check the workflow's own code.
+    """
+    import workflows
+
+    ours = [f"workflows.{module.name}" for module in pkgutil.iter_modules(workflows.__path__)]
+    return [*LIBRARIES_PASSED_THROUGH, *(name for name in ours if name not in SANDBOXED_MODULES)]
+
+
+def metrics_runtime(settings: WorkerSettings) -> Runtime | None:
+    if settings.metrics_port is None:
+        return None
+    bind_address = f"{settings.metrics_host}:{settings.metrics_port}"
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
+
+
+async def connect(settings: WorkerSettings, runtime: Runtime | None = None) -> Client:
+    tls: bool | TLSConfig = False
+    if settings.tls:
+        tls = TLSConfig(
+            server_root_ca_cert=_read(settings.tls_ca, "TEMPORAL_TLS_CA"),
+            client_cert=_read(settings.tls_cert, "TEMPORAL_TLS_CERT"),
+            client_private_key=_read(settings.tls_key, "TEMPORAL_TLS_KEY"),
+        )
+    return await Client.connect(
+        settings.address,
+        namespace=settings.namespace,
+        api_key=settings.api_key,
+        tls=tls,
+        data_converter=pydantic_data_converter,
+        runtime=runtime,
+    )
+
+
+def _read(path: Path | None, name: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as problem:
+        raise SettingsError(f"{name}={str(path)!r}: {problem.strerror or problem}") from None
+
+
+async def search_attribute_problems(client: Client, namespace: str) -> list[str] | None:
+    """Each contract attribute the namespace lacks or types differently; None when the server cannot list them."""
+    try:
+        listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    except RPCError as problem:
+        if problem.status == RPCStatusCode.UNIMPLEMENTED:
+            return None
+        raise
+    problems = []
+    for key in search_attributes.ALL:
+        expected = IndexedValueType.Name(key.indexed_value_type)
+        registered_type = listed.custom_attributes.get(key.name)
+        if registered_type is None:
+            problems.append(f"{key.name} ({_type_label(expected)}) is missing")
+        elif registered_type != key.indexed_value_type:
+            actual = IndexedValueType.Name(registered_type)
+            problems.append(f"{key.name} is {_type_label(actual)}, the contract says {_type_label(expected)}")
+    return problems
+
+
+def _type_label(indexed_value_type: str) -> str:
+    name = indexed_value_type.removeprefix("INDEXED_VALUE_TYPE_")
+    return search_attributes.CLI_TYPES.get(name, name.title())
+
+
+class MissingSearchAttributes(RuntimeError):
+    def __init__(self, namespace: str, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            f"namespace {namespace!r} lacks contract search attributes; a case would fail its workflow tasks "
+            "forever:\n  " + "\n  ".join(problems) + "\nCreate each with `temporal operator search-attribute "
+            f"create --namespace {namespace} --name <Name> --type <Type>` (`supportflow up` registers them itself)."
+        )
+
+
+async def check_search_attributes(client: Client, namespace: str) -> None:
+    problems = await search_attribute_problems(client, namespace)
+    if problems is None:
+        log.info("the server cannot list search attributes (the time-skipping test server); not checked")
+    elif problems:
+        raise MissingSearchAttributes(namespace, problems)
+
+
+def build_worker(client: Client, task_queue: str | None = None, *, settings: WorkerSettings | None = None) -> Worker:
+    """The worker for `client`, tuned by `settings` (by default, from the environment)."""
+    if not issubclass(client.data_converter.payload_converter_class, PydanticPayloadConverter):
+        raise ValueError("build_worker needs a client connected with temporalio.contrib.pydantic.pydantic_data_converter")
+    settings = settings or WorkerSettings.from_env(os.environ)
+    workflows, activities = registered()
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=workflows,
+        activities=activities,
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*passthrough_modules())
+        ),
+        max_cached_workflows=settings.max_cached_workflows,
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.workflow_pollers),
+        activity_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.activity_pollers),
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+    )
+
+
+async def run_worker(settings: WorkerSettings | None = None) -> None:
+    """Connect, check the search attributes, then poll until SIGTERM or SIGINT and shut down gracefully."""
+    settings = settings or WorkerSettings.from_env(os.environ)
+    try:
+        client = await connect(settings, metrics_runtime(settings))
+    except RuntimeError as problem:  # the SDK reports an unreachable server as a RuntimeError
+        raise CannotConnect(f"cannot reach Temporal at {settings.address} (namespace {settings.namespace}): {problem}")
+    await check_search_attributes(client, settings.namespace)
+    worker = build_worker(client, settings=settings)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    polling = asyncio.create_task(worker.run())
+    log.info(
+        "polling %s on %s (namespace %s)%s",
+        settings.task_queue, settings.address, settings.namespace,
+        f"; metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics" if settings.metrics_port else "",
+    )  # fmt: skip
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not polling.done():
+        log.info("stopping: running activities get %ss to finish", settings.graceful_shutdown_seconds)
+        await worker.shutdown()
+    stopping.cancel()
+    await polling  # re-raises a fatal worker error
+
+
+def main() -> int:
+    try:
+        settings = WorkerSettings.from_env(os.environ)
+    except SettingsError as problem:
+        sys.exit(f"supportflow worker: {problem}")
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(run_worker(settings))
+    except (SettingsError, CannotConnect, MissingSearchAttributes) as problem:
+        sys.exit(f"supportflow worker: {problem}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
