@@ -79,6 +79,15 @@ class CaseEnv:
                 await asyncio.sleep(0.02)
         raise AssertionError("the case never finished opening")
 
+    async def settled(self, case: WorkflowHandle) -> CaseStatus:
+        """The status once the requester's acknowledgement delivery has finished and been recorded."""
+        for _ in range(250):
+            status = await self.status(case)
+            if any(e.event.startswith("notification_") and e.detail.get("ladder") == "requester_ack" for e in status.timeline):
+                return status
+            await asyncio.sleep(0.02)
+        raise AssertionError("the acknowledgement delivery never finished")
+
     async def update(self, case: WorkflowHandle, name: str, args: dict[str, Any]) -> CaseStatus:
         return await case.execute_update(name, args, result_type=CaseStatus)
 

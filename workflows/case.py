@@ -378,6 +378,10 @@ class SupportCaseWorkflow:
         await workflow.wait_condition(lambda: self.case is not None)
         return self.case
 
+    async def let_ladders_take_their_first_step(self) -> None:
+        """So the status an update returns already shows step 1 (a bare yield: no timer, deterministic)."""
+        await asyncio.sleep(0)
+
     def changed_status(self) -> CaseStatus:
         self.act_on_due_alarms()
         self.changed = True
@@ -516,6 +520,7 @@ class SupportCaseWorkflow:
             case.new_installation = args.new_installation
         case.record(workflow.now(), "escalation_requested", reason=capped(args.reason), new_installation=case.new_installation)
         self.start_ladder("customer_escalation")
+        await self.let_ladders_take_their_first_step()
         return self.changed_status()
 
     @request_escalation.validator
@@ -531,6 +536,7 @@ class SupportCaseWorkflow:
         case.emergency_due_at = target_due(case.level.emergency, self.calendar, now)
         case.record(now, "emergency_requested", reason=capped(args.reason), due_at=case.emergency_due_at.isoformat())
         self.start_ladder("emergency_request")
+        await self.let_ladders_take_their_first_step()
         return self.changed_status()
 
     @request_emergency.validator
