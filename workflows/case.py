@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.sla import target_due
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
+STOPPED = "cancelled: the ladder stopped"
 POLICY_LOAD = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=["UnknownTenant", "InvalidPolicy"]),
@@ -366,10 +367,13 @@ class SupportCaseWorkflow:
             )
             self.case.record(workflow.now(), "notification_sent", **where, attempts=result.attempts)
         except ActivityError as failure:
-            attempts, last_error = delivery_failure(failure)
-            self.case.record(workflow.now(), "notification_failed", **where, attempts=attempts, last_error=last_error)
+            if isinstance(failure.cause, CancelledError):
+                self.case.record(workflow.now(), "notification_failed", **where, last_error=STOPPED)
+            else:
+                attempts, last_error = delivery_failure(failure)
+                self.case.record(workflow.now(), "notification_failed", **where, attempts=attempts, last_error=last_error)
         except asyncio.CancelledError:
-            self.case.record(workflow.now(), "notification_failed", **where, last_error="cancelled: the ladder stopped")
+            self.case.record(workflow.now(), "notification_failed", **where, last_error=STOPPED)
         self.changed = True
 
     # --- the updates -----------------------------------------------------------

@@ -1,0 +1,67 @@
+"""Deliveries inside a ladder: retried with one idempotency key, a permanent
+failure recorded once, and neither ever holding up the next step."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from case_fixtures import blockit_request, events
+
+CHICAGO = ZoneInfo("America/Chicago")
+MONDAY_10 = datetime(2030, 1, 7, 10, 0, tzinfo=CHICAGO)
+SEV1_RESPONSE_DUE = MONDAY_10 + timedelta(minutes=30)
+TEAM_CHAT = "/chat/support-team"
+
+
+async def test_an_endpoint_failing_twice_then_succeeding_gets_the_page_once_with_one_idempotency_key(case_env):
+    case_env.http.script(TEAM_CHAT, 503, 503, 200)
+    await case_env.skip_to(MONDAY_10)
+    case = await case_env.open(blockit_request(1, MONDAY_10))
+    await case_env.skip_to(MONDAY_10 + timedelta(minutes=23))  # the response warning pages the team's chat
+    attempts = await case_env.http.wait_for(3, TEAM_CHAT)
+    assert [a.status for a in attempts] == [503, 503, 200]
+    assert len({a.headers["idempotency-key"] for a in attempts}) == 1
+    assert attempts[0].headers["idempotency-key"] == f"{case.id}:response_warning:1:1:1:support-team:chat"
+    status = await case_env.status(case)
+    (sent,) = [e for e in events(status, "notification_sent") if e.detail["ladder"] == "response_warning"]
+    assert sent.detail["attempts"] == 3
+
+
+async def test_a_400_is_not_retried_and_the_ladder_goes_on_to_its_next_step(case_env):
+    case_env.http.script(TEAM_CHAT, 400, 400)
+    await case_env.skip_to(MONDAY_10)
+    case = await case_env.open(blockit_request(1, MONDAY_10))
+    await case_env.skip_to(SEV1_RESPONSE_DUE + timedelta(minutes=16))
+    status = await case_env.status(case)
+    assert len(case_env.http.requests_to(TEAM_CHAT)) == 2, "one request for the warning, one for the breach: no retries"
+    failed = [e for e in events(status, "notification_failed") if e.detail["channel"] == "chat"]
+    assert [e.detail["attempts"] for e in failed] == [1, 1]
+    assert all("400" in e.detail["last_error"] for e in failed)
+    step2 = [e for e in events(status, "step_started") if e.detail["ladder"] == "response_breach" and e.detail["step"] == 2]
+    assert step2, "the failed chat did not stop the ladder"
+    assert {p["contact"] for p in case_env.pages("response_breach")} >= {"support-lead"}
+
+
+async def test_an_unreachable_endpoint_never_delays_the_breach(case_env):
+    case_env.http.script(TEAM_CHAT, *([503] * 40))
+    await case_env.skip_to(MONDAY_10)
+    case = await case_env.open(blockit_request(1, MONDAY_10))
+    await case_env.skip_to(SEV1_RESPONSE_DUE + timedelta(minutes=1))
+    status = await case_env.status(case)
+    (breach,) = events(status, "breach")
+    assert timedelta(0) <= breach.at - SEV1_RESPONSE_DUE < timedelta(seconds=1)
+    assert not [e for e in events(status, "notification_sent") if e.detail.get("contact") == "support-team" and e.detail["channel"] == "chat"]
+
+
+async def test_acknowledging_cancels_the_pending_deliveries_of_the_stopped_ladder(case_env):
+    case_env.http.script(TEAM_CHAT, *([503] * 40))
+    await case_env.skip_to(MONDAY_10)
+    case = await case_env.open(blockit_request(1, MONDAY_10))
+    await case_env.skip_to(SEV1_RESPONSE_DUE + timedelta(minutes=2))
+    acknowledged = await case_env.update(case, "acknowledge", {"by": "support-lead"})
+    assert acknowledged.escalation.outcome == "acknowledged"
+    await case_env.skip_to(SEV1_RESPONSE_DUE + timedelta(minutes=5))
+    status = await case_env.status(case)
+    cancelled = [e for e in events(status, "notification_failed") if "cancelled" in e.detail.get("last_error", "")]
+    assert {e.detail["ladder"] for e in cancelled} == {"response_breach"}
