@@ -101,6 +101,8 @@ class SupportCaseWorkflow:
             self.resume_carried(carried)
         else:
             await self.open(request)
+        for comment in self.early_comments:
+            self.comment(comment)
         while True:
             await self.keep_holidays_ahead()
             self.act_on_due_alarms()
@@ -136,8 +138,6 @@ class SupportCaseWorkflow:
         self.acknowledge_requester()
         if case.channel == "emergency_line" or case.time_critical:
             self.start_ladder("emergency_intake")
-        for comment in self.early_comments:
-            self.comment(comment)
 
     async def load_policy(self, tenant: str, year: int, policy=None) -> LoadedPolicy:
         return await workflow.execute_activity(

@@ -1,0 +1,80 @@
+"""Opening a case from any Temporal client in this repo (gateway, CLI, demo):
+the contract's workflow id, duplicate handling, summary and search attributes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from activities.policy import read_policy_file, policy_path
+from workflows import search_attributes as sa
+from workflows.contracts import CaseRequest, CaseStatus
+from workflows.policy import Policy
+
+
+def task_queue() -> str:
+    return os.environ.get("SUPPORTFLOW_TASK_QUEUE", "support-cases")
+
+
+def case_id(request: CaseRequest) -> str:
+    """`case-<tenant>-<key>`: the same source id always names the same case."""
+    if request.source_id:
+        key = hashlib.sha256(f"{request.channel}:{request.source_id}".encode()).hexdigest()[:24]
+    else:
+        key = uuid.uuid4().hex
+    return f"case-{request.tenant}-{key}"
+
+
+def static_summary(request: CaseRequest, policy: Policy) -> str:
+    """`Sev1 · blockit · Scheduling page down`, as the web UI lists cases."""
+    severity = policy.severity_for(request.channel, request.severity)
+    return f"Sev{severity} · {policy.tenant} · {request.subject or '(no subject)'}"
+
+
+def initial_search_attributes(request: CaseRequest, policy: Policy) -> TypedSearchAttributes:
+    """Visible from the first moment, before the workflow's own upsert."""
+    pairs = [
+        SearchAttributePair(sa.CASE_TENANT, policy.tenant),
+        SearchAttributePair(sa.CASE_STATE, "open"),
+        SearchAttributePair(sa.CASE_CHANNEL, request.channel),
+        SearchAttributePair(sa.CASE_SEVERITY, policy.severity_for(request.channel, request.severity)),
+        SearchAttributePair(sa.ESCALATION_STEP, 0),
+        SearchAttributePair(sa.SLA_BREACHED, False),
+    ]
+    if request.requester.email:
+        pairs.append(SearchAttributePair(sa.REQUESTER_EMAIL, request.requester.email.lower()))
+    return TypedSearchAttributes(pairs)
+
+
+@dataclass(frozen=True)
+class Opened:
+    case_id: str
+    duplicate: bool
+    handle: WorkflowHandle
+
+
+async def start_case(client: Client, request: CaseRequest, policy: Policy | None = None) -> Opened:
+    """Start `SupportCase`, or find the case this source id already opened."""
+    policy = policy or read_policy_file(policy_path(request.tenant))
+    workflow_id = case_id(request)
+    try:
+        handle = await client.start_workflow(
+            "SupportCase",
+            request,
+            id=workflow_id,
+            task_queue=task_queue(),
+            result_type=CaseStatus,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=static_summary(request, policy),
+            search_attributes=initial_search_attributes(request, policy),
+        )
+        return Opened(workflow_id, False, handle)
+    except WorkflowAlreadyStartedError:
+        return Opened(workflow_id, True, client.get_workflow_handle(workflow_id, result_type=CaseStatus))
