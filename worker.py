@@ -266,6 +266,11 @@ async def check_search_attributes(client: Client, namespace: str) -> None:
         raise MissingSearchAttributes(namespace, problems)
 
 
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every worker and the replay tests share: our pure modules and pydantic pass through."""
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*passthrough_modules()))
+
+
 def build_worker(client: Client, task_queue: str | None = None, *, settings: WorkerSettings | None = None) -> Worker:
     """The worker for `client`, tuned by `settings` (by default, from the environment)."""
     if not issubclass(client.data_converter.payload_converter_class, PydanticPayloadConverter):
@@ -277,9 +282,7 @@ def build_worker(client: Client, task_queue: str | None = None, *, settings: Wor
         task_queue=task_queue or settings.task_queue,
         workflows=workflows,
         activities=activities,
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*passthrough_modules())
-        ),
+        workflow_runner=sandbox_runner(),
         max_cached_workflows=settings.max_cached_workflows,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,

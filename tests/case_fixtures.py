@@ -5,6 +5,7 @@ a local receiver (email goes to aiosmtpd, SMS and voice to a Twilio stand-in).""
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, 
 from temporalio.testing import WorkflowEnvironment
 
 from temporal_fixtures import REPO, case_worker
+
+HISTORIES = Path(__file__).resolve().parent / "histories"
 from workflows.contracts import CaseRequest, CaseStatus, Requester
 
 
@@ -87,6 +90,12 @@ class CaseEnv:
                 return status
             await asyncio.sleep(0.02)
         raise AssertionError("the acknowledgement delivery never finished")
+
+    async def keep_history(self, case: WorkflowHandle, name: str) -> None:
+        """With SUPPORTFLOW_RECORD_HISTORIES=1, save this case's history for the replay tests."""
+        if os.environ.get("SUPPORTFLOW_RECORD_HISTORIES") == "1":
+            history = await case.fetch_history()
+            (HISTORIES / f"{name}.json").write_text(history.to_json())
 
     async def update(self, case: WorkflowHandle, name: str, args: dict[str, Any]) -> CaseStatus:
         return await case.execute_update(name, args, result_type=CaseStatus)

@@ -75,6 +75,7 @@ async def test_blockit_sev2_emergency_maintenance_is_due_48_hours_after_the_requ
     (warning,) = events(overdue, "warning")
     assert on_time(warning.at, asked.emergency_requested_at + timedelta(hours=36))
     assert case_env.pages("emergency_breach")
+    await case_env.keep_history(case, "blockit_sev2_workaround_then_emergency")
 
 
 async def test_blockit_resolving_meets_the_emergency_target(case_env):

@@ -73,6 +73,7 @@ async def test_blockit_severity_warns_breaches_escalates_then_resolves_and_close
     assert closed.state == "closed"
     final = await case.result()
     assert final.state == "closed" and len(events(final, "closed")) == 1
+    await case_env.keep_history(case, f"blockit_sev{severity}_lifecycle")
     print(f"\nblockit Sev{severity} lifecycle: {time.perf_counter() - started:.2f}s wall")
 
 

@@ -74,6 +74,7 @@ async def test_blub0x_after_hours_emergency_line_pages_oncall_one_at_a_time_unti
     later_steps = [e for e in events(after, "step_started") if e.at > acknowledged.timeline[-1].at]
     assert not [e for e in later_steps if e.detail["ladder"] == "emergency_intake"]
     assert after.warnings == ["response"], "acknowledging stops the paging, not the 30-minute response clock"
+    await case_env.keep_history(case, "blub0x_emergency_line_acknowledged")
 
 
 async def test_blub0x_emergency_line_with_nobody_answering_repeats_the_rotation(case_env):
@@ -97,6 +98,7 @@ async def escalate(case_env, new_installation: bool):
     )
     assert asked.escalation.ladder == "customer_escalation" and asked.escalation.step == 1
     await case_env.skip_to(TUESDAY_14 + timedelta(hours=2))
+    await case_env.keep_history(case, f"blub0x_customer_escalation_new_installation_{new_installation}".lower())
     return await case_env.status(case)
 
 

@@ -39,6 +39,7 @@ async def test_waiting_on_customer_credits_the_paused_day_to_the_resolution_cloc
     assert resumed.state == "responded" and not resumed.paused
     assert about(resumed.resolution_due_at, SEV3_RESOLUTION_DUE + timedelta(hours=24))
     assert resumed.response_due_at == datetime(2030, 1, 7, 11, 0, tzinfo=CHICAGO), "the response clock never pauses"
+    await case_env.keep_history(case, "blockit_pause_resume")
 
 
 async def test_a_requester_comment_resumes_a_case_waiting_on_the_customer(case_env):
@@ -74,6 +75,7 @@ async def test_severity_change_recomputes_from_received_at_and_a_passed_deadline
 
     lowered = await case_env.update(case, "set_severity", {"severity": 4})
     assert lowered.breaches == ["response"], "a recorded breach is never removed"
+    await case_env.keep_history(case, "blockit_severity_change")
 
 
 async def test_amend_fills_what_an_asynchronous_intake_left_missing(case_env):
