@@ -88,10 +88,12 @@ class BusinessCalendar:
             intervals: tuple[Interval, ...] = ()
         else:
             tz = self.tz
-            intervals = tuple(
+            instants = (
                 (to_instant(day, start, tz), to_instant(day, end, tz))
                 for start, end in self.weekly.get(day.weekday(), ())
             )
+            # Hours wholly inside a spring-forward gap collapse to nothing: not an opening.
+            intervals = tuple((opens, closes) for opens, closes in instants if opens < closes)
         self._days[day] = intervals
         return intervals
 
@@ -103,8 +105,13 @@ class BusinessCalendar:
         the next opening; a result exactly at a closing time stays there."""
         if span < timedelta(0):
             raise ValueError("cannot add a negative business duration")
+        # Arithmetic on a zone-aware datetime is wall-clock arithmetic; count in UTC.
+        start = start.astimezone(UTC)
         remaining = span
         day = self.local_day(start)
+        # A closing time at 24:00 belongs to the day before `start`'s local day.
+        if not span and any(closes == start for _, closes in self.open_intervals(day - ONE_DAY)):
+            return start.astimezone(self.tz)
         for _ in range(MAX_DAYS_SEARCHED):
             for opens, closes in self.open_intervals(day):
                 if start > closes:
@@ -122,6 +129,8 @@ class BusinessCalendar:
         total = timedelta(0)
         if end <= start:
             return total
+        # Same-zone subtraction ignores the offset change; count in UTC.
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
         day, last_day = self.local_day(start), self.local_day(end)
         while day <= last_day:
             for opens, closes in self.open_intervals(day):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from workflows.calendar import BusinessCalendar
 from workflows.policy import ClockKind, Severity, Target
@@ -22,12 +22,13 @@ class SlaClock:
 
     def add(self, start: datetime, span: timedelta) -> datetime:
         if self.kind == "24x7":
-            return (start + span).astimezone(self.calendar.tz)
+            # Elapsed time: add in UTC, since zone-aware addition is wall-clock addition.
+            return (start.astimezone(UTC) + span).astimezone(self.calendar.tz)
         return self.calendar.add(start, span)
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         if self.kind == "24x7":
-            return max(end - start, timedelta(0))
+            return max(end.astimezone(UTC) - start.astimezone(UTC), timedelta(0))
         return self.calendar.between(start, end)
 
     def due(self, start: datetime, span: timedelta, pauses: Iterable[Span] = ()) -> datetime:
@@ -51,7 +52,8 @@ class SlaClock:
 
 def merge_spans(spans: Iterable[Span]) -> list[Span]:
     merged: list[Span] = []
-    for start, end in sorted(spans):
+    # In UTC: same-zone comparisons ignore fold, which misorders the repeated fall-back hour.
+    for start, end in sorted((a.astimezone(UTC), b.astimezone(UTC)) for a, b in spans):
         if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
