@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 MINUTES_PER_DAY = 24 * 60
 ONE_DAY = timedelta(days=1)
+MINUTE = timedelta(minutes=1)
 # A business calendar with any open hour at all reaches one within a week
 # (plus holidays); this bounds the search when holidays swallow everything.
 MAX_DAYS_SEARCHED = 3 * 366
@@ -84,16 +85,20 @@ class BusinessCalendar:
             return cached
         if self.holidays_known_until is not None and day > self.holidays_known_until:
             raise HolidaysNotKnown(day)
-        if day in self.holidays:
-            intervals: tuple[Interval, ...] = ()
-        else:
+        ranges = () if day in self.holidays else self.weekly.get(day.weekday(), ())
+        intervals: tuple[Interval, ...] = ()
+        if ranges:
             tz = self.tz
-            instants = (
-                (to_instant(day, start, tz), to_instant(day, end, tz))
-                for start, end in self.weekly.get(day.weekday(), ())
-            )
-            # Hours wholly inside a spring-forward gap collapse to nothing: not an opening.
-            intervals = tuple((opens, closes) for opens, closes in instants if opens < closes)
+            midnight = datetime.combine(day, time(0))
+            offset = midnight.replace(tzinfo=tz).utcoffset()
+            if offset == (midnight + ONE_DAY).replace(tzinfo=tz).utcoffset():
+                # No clock change today (almost every day): one offset serves every hour.
+                base = (midnight - offset).replace(tzinfo=UTC)
+                intervals = tuple((base + MINUTE * start, base + MINUTE * end) for start, end in ranges)
+            else:
+                instants = ((to_instant(day, start, tz), to_instant(day, end, tz)) for start, end in ranges)
+                # Hours wholly inside a spring-forward gap collapse to nothing: not an opening.
+                intervals = tuple((opens, closes) for opens, closes in instants if opens < closes)
         self._days[day] = intervals
         return intervals
 
