@@ -57,13 +57,22 @@ async def deliver(delivery: Delivery) -> DeliveryResult:
         unexpected = DeliveryUnavailable(f"unexpected {type(problem).__name__}: {problem}")
         raise _application_error(delivery, unexpected, info.attempt) from None
     activity.logger.info("deliver: %s to %s: %s (attempt %d)", delivery.channel, delivery.contact, detail, info.attempt)
+    _count(delivery, "delivered")
     return DeliveryResult(attempts=info.attempt, detail=detail)
+
+
+def _count(delivery: Delivery, outcome: str) -> None:
+    """Every attempt's outcome, by channel: delivered, retrying or rejected."""
+    activity.metric_meter().create_counter(
+        "supportflow_deliveries", "Delivery attempts by channel and outcome", "attempts"
+    ).add(1, {"channel": delivery.channel, "outcome": outcome})
 
 
 def _application_error(delivery: Delivery, failure: DeliveryFailed, attempt: int) -> ApplicationError:
     activity.logger.warning(
         "deliver: %s to %s failed on attempt %d: %s", delivery.channel, delivery.contact, attempt, failure.error
     )
+    _count(delivery, "retrying" if failure.retryable else "rejected")
     return ApplicationError(
         f"{delivery.channel} to {delivery.contact}: {failure.error}",
         {"attempt": attempt, "error": failure.error},

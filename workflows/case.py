@@ -16,7 +16,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from workflows import messages
+    from workflows import messages, metrics
     from workflows import search_attributes as sa
     from workflows.calendar import BusinessCalendar
     from workflows.contracts import (
@@ -133,6 +133,7 @@ class SupportCaseWorkflow:
             notes.append(f"severity {request.severity} is not in the policy; used {case.severity}")
         case.record(now, "opened", channel=request.channel, source_id=request.source_id,
                     severity=case.severity, missing=case.missing or None, notes=notes or None)  # fmt: skip
+        metrics.case_opened(case.policy.tenant, case.channel)
         if case.phi_redacted:
             case.record(now, "phi_redacted", note="PHI-like text was removed at intake; what was removed is not kept")
         self.acknowledge_requester()
@@ -200,6 +201,7 @@ class SupportCaseWorkflow:
         case, now = self.case, workflow.now()
         case.breaches.append(alarm.target)
         case.record(now, "breach", target=alarm.target, due_at=alarm.at.isoformat(), lateness_seconds=lateness(now, alarm.at))
+        metrics.breach(case.policy.tenant, alarm.target, max(now - alarm.at, timedelta(0)))
         self.stop_ladders([f"{alarm.target}_warning"], "superseded")
         self.start_ladder(f"{alarm.target}_breach")
 
@@ -281,6 +283,7 @@ class SupportCaseWorkflow:
     def step_reached(self, run: LadderRun, skipped: bool) -> None:
         case = self.case
         case.record(workflow.now(), "step_skipped" if skipped else "step_started", ladder=run.name, step=run.step, round=run.round)
+        metrics.ladder_step(case.policy.tenant, run.name, skipped)
         if case.escalation.running and case.escalation.running[-1] == run.name:
             case.escalation.step, case.escalation.round = run.step, run.round
         self.changed = True
