@@ -58,7 +58,7 @@ log = logging.getLogger("supportflow.worker")
 # (models, calendar and SLA math), which would otherwise be re-imported for every case.
 LIBRARIES_PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "zoneinfo")
 # Workflow definitions stay inside the sandbox, which is what catches a stray `datetime.now()` there.
-SANDBOXED_MODULES = frozenset({"workflows.case"})
+SANDBOXED_MODULES = frozenset({"workflows.case", "workflows.auditor"})
 
 
 class SettingsError(ValueError):
@@ -163,18 +163,27 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str, str], Any]], ...] = (
 )
 
 
-def registered() -> tuple[list[type], list]:
+def registered(client: Client | None = None) -> tuple[list[type], list]:
     """The workflows and activities this worker serves.
 
     Imported here rather than at module top so that a broken workflow module
     fails loudly at worker start, with its own traceback, and so that tools
     that only need the settings or the search-attribute check never load it.
+    The fleet audit's activities query visibility, so they come only with a
+    `client` (the replay tests need the workflows alone).
     """
     from activities.deliver import deliver
     from activities.policy import load_policy
+    from workflows.auditor import FleetAuditWorkflow
     from workflows.case import SupportCaseWorkflow
 
-    return [SupportCaseWorkflow], [load_policy, deliver]
+    activities: list = [load_policy, deliver]
+    if client is not None:
+        from activities.audit import FleetAuditor
+
+        auditor = FleetAuditor(client)
+        activities += [auditor.find_missed_deadlines, auditor.alert]
+    return [SupportCaseWorkflow, FleetAuditWorkflow], activities
 
 
 def passthrough_modules() -> list[str]:
@@ -276,7 +285,7 @@ def build_worker(client: Client, task_queue: str | None = None, *, settings: Wor
     if not issubclass(client.data_converter.payload_converter_class, PydanticPayloadConverter):
         raise ValueError("build_worker needs a client connected with temporalio.contrib.pydantic.pydantic_data_converter")
     settings = settings or WorkerSettings.from_env(os.environ)
-    workflows, activities = registered()
+    workflows, activities = registered(client)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,

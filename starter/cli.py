@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = policy_commands.add_parser("check", help="validate policy files; name every problem by file and field")
     policy_command.add_check_arguments(check)
     check.set_defaults(run=policy_command.check)
+
+    audit = commands.add_parser("audit", help="the fleet audit: open cases past a deadline with no breach recorded")
+    _lazy("starter.auditor", "add_subcommands")(audit)
     return parser
 
 
