@@ -7,6 +7,8 @@ import sys
 
 from activities.policy import PolicyError
 from starter import policy_command, sla_command
+from starter.commands import case as case_command
+from starter.commands import policy_apply
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,11 +28,17 @@ def build_parser() -> argparse.ArgumentParser:
     sla_command.add_arguments(sla)
     sla.set_defaults(run=sla_command.run)
 
-    policy = commands.add_parser("policy", help="check policy files")
+    policy = commands.add_parser("policy", help="check policy files, or apply one to its tenant's open cases")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     check = policy_commands.add_parser("check", help="validate policy files; name every problem by file and field")
     policy_command.add_check_arguments(check)
     check.set_defaults(run=policy_command.check)
+    apply = policy_commands.add_parser("apply", help="send a policy file to every open case of its tenant")
+    policy_apply.add_arguments(apply)
+    apply.set_defaults(run=policy_apply.apply)
+
+    case = commands.add_parser("case", help="open, read and act on cases")
+    case_command.add_subcommands(case)
 
     audit = commands.add_parser("audit", help="the fleet audit: open cases past a deadline with no breach recorded")
     _lazy("starter.auditor", "add_subcommands")(audit)

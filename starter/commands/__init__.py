@@ -1,0 +1,1 @@
+"""Operator commands that talk to Temporal: `supportflow case …` and `supportflow policy apply`."""
