@@ -66,3 +66,25 @@ async def test_acknowledging_cancels_the_pending_deliveries_of_the_stopped_ladde
     status = await case_env.status(case)
     cancelled = [e for e in events(status, "notification_failed") if "cancelled" in e.detail.get("last_error", "")]
     assert {e.detail["ladder"] for e in cancelled} == {"response_breach"}
+
+
+async def test_closing_completes_the_case_even_while_a_message_to_the_requester_is_still_retrying(case_env):
+    case_env.smtp.script(*(["451 4.3.0 try again later"] * 200))
+    await case_env.skip_to(MONDAY_10)
+    case = await case_env.open(blockit_request(3, MONDAY_10))
+    await case_env.skip_to(MONDAY_10 + timedelta(minutes=5))
+    await case_env.update(case, "close", {"reason": "duplicate of another case"})
+    final = await case.result()
+    assert final.state == "closed"
+    (ack,) = [e for e in events(final, "notification_failed") if e.detail["ladder"] == "requester_ack"]
+    assert ack.detail["last_error"] == "cancelled: the case closed"
+
+
+async def test_a_warning_whose_deadline_has_already_passed_is_not_paged(case_env):
+    late = MONDAY_10 + timedelta(hours=5)
+    await case_env.skip_to(late)
+    case = await case_env.open(blockit_request(1, MONDAY_10))  # received five hours ago: both Sev 1 deadlines passed
+    status = await case_env.settled(case)
+    assert status.breaches == ["response", "resolution"]
+    assert status.warnings == [] and not events(status, "warning")
+    assert "response_warning" not in {e.detail["ladder"] for e in events(status, "ladder_started")}

@@ -55,6 +55,11 @@ with workflow.unsafe.imports_passed_through():
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 STOPPED = "cancelled: the ladder stopped"
+CLOSED = "cancelled: the case closed"
+CLOSE_GRACE = timedelta(minutes=1)
+# workflow.patched ids: each guards a change that running cases' histories must still replay through.
+BOUNDED_CLOSE = "close-waits-at-most-a-minute-for-deliveries"
+SKIP_STALE_WARNINGS = "no-warning-once-the-deadline-has-passed"
 POLICY_LOAD = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=["UnknownTenant", "InvalidPolicy"]),
@@ -183,10 +188,16 @@ class SupportCaseWorkflow:
                 return
             if alarm.kind == "breach":
                 self.breach(alarm)
+            elif alarm.kind == "warning" and self.breach_also_due(alarm) and workflow.patched(SKIP_STALE_WARNINGS):
+                self.case.warnings_done.append(alarm.key)
             elif alarm.kind == "warning":
                 self.warn(alarm)
             else:
                 self.close_case(f"closed automatically {self.case.policy.auto_close_after} after resolution")
+
+    def breach_also_due(self, warning: Alarm) -> bool:
+        """A warning whose deadline has passed too (a case opened late, a worker outage) is not worth a page."""
+        return self.case.due_at(warning.target, self.calendar) <= workflow.now()
 
     def warn(self, alarm: Alarm) -> None:
         case = self.case
@@ -371,13 +382,16 @@ class SupportCaseWorkflow:
             self.case.record(workflow.now(), "notification_sent", **where, attempts=result.attempts)
         except ActivityError as failure:
             if isinstance(failure.cause, CancelledError):
-                self.case.record(workflow.now(), "notification_failed", **where, last_error=STOPPED)
+                self.case.record(workflow.now(), "notification_failed", **where, last_error=self.why_cancelled())
             else:
                 attempts, last_error = delivery_failure(failure)
                 self.case.record(workflow.now(), "notification_failed", **where, attempts=attempts, last_error=last_error)
         except asyncio.CancelledError:
-            self.case.record(workflow.now(), "notification_failed", **where, last_error=STOPPED)
+            self.case.record(workflow.now(), "notification_failed", **where, last_error=self.why_cancelled())
         self.changed = True
+
+    def why_cancelled(self) -> str:
+        return CLOSED if self.case.state == "closed" else STOPPED
 
     # --- the updates -----------------------------------------------------------
 
@@ -644,6 +658,9 @@ class SupportCaseWorkflow:
         if case is None:
             self.early_comments.append(args)
             return
+        if case.state == "closed":
+            workflow.logger.info("comment on closed case %s not recorded: a reply to a closed case opens a new one", case.case_id)
+            return
         case.record(workflow.now(), "comment", author=args.author, text=capped(args.text))
         if case.paused and self.is_requester(args.author):
             self.resume_from_pause("the requester commented")
@@ -699,5 +716,14 @@ class SupportCaseWorkflow:
         return workflow.info().is_continue_as_new_suggested() and not self.ladders and not self.deliveries
 
     async def finish(self) -> None:
+        """A closed case completes: messages still being retried get a short grace, then are cancelled."""
         self.publish()
+        if self.deliveries and workflow.patched(BOUNDED_CLOSE):
+            try:
+                await workflow.wait_condition(
+                    lambda: not self.deliveries, timeout=CLOSE_GRACE, timeout_summary="last messages before closing"
+                )
+            except asyncio.TimeoutError:
+                for delivery in list(self.deliveries):
+                    delivery.cancel()
         await workflow.wait_condition(lambda: not self.deliveries and workflow.all_handlers_finished())
