@@ -52,6 +52,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from workflows import search_attributes
 
+from starter import logs  # noqa: E402
+
 log = logging.getLogger("supportflow.worker")
 
 # Imported once, outside the sandbox: the libraries our models need, and our own deterministic modules
@@ -336,7 +338,7 @@ def main() -> int:
         settings = WorkerSettings.from_env(os.environ)
     except SettingsError as problem:
         sys.exit(f"supportflow worker: {problem}")
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level)
     try:
         asyncio.run(run_worker(settings))
     except (SettingsError, CannotConnect, MissingSearchAttributes) as problem:
