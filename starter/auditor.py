@@ -173,11 +173,19 @@ def add_subcommands(audit: argparse.ArgumentParser) -> None:
 
 
 def _run(command, args: argparse.Namespace) -> int:
+    from temporalio.service import RPCError
+
+    from starter.namespace_setup import exit_now
+
     try:
-        return asyncio.run(command(args))
+        code = asyncio.run(command(args))
     except AuditCommandFailed as failure:
         print(f"supportflow audit: {failure}", file=sys.stderr)
-        return failure.exit_code
+        code = failure.exit_code
+    except RPCError as problem:
+        print(f"supportflow audit: the server refused: {problem.message}", file=sys.stderr)
+        code = 1
+    exit_now(code)  # `audit run` in a cron job or CI step: its exit code must be ours, not a teardown abort
 
 
 async def _schedule(args: argparse.Namespace) -> int:

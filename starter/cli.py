@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     case = commands.add_parser("case", help="open, read and act on cases")
     case_command.add_subcommands(case)
 
+    setup_namespace = commands.add_parser(
+        "setup-namespace", help="create the namespace if missing and register the contract's search attributes"
+    )
+    _lazy("starter.namespace_setup", "add_arguments")(setup_namespace)
+    setup_namespace.set_defaults(run=lambda args: _lazy("starter.namespace_setup", "run")(args))
+
     audit = commands.add_parser("audit", help="the fleet audit: open cases past a deadline with no breach recorded")
     _lazy("starter.auditor", "add_subcommands")(audit)
     return parser
