@@ -41,10 +41,10 @@ class Service:
 
 def run(args) -> int:
     port, ui_port = getattr(args, "port", GRPC_PORT), getattr(args, "ui_port", UI_PORT)
-    return asyncio.run(up(Path(args.data_dir), port=port, ui_port=ui_port))
+    return asyncio.run(up(Path(args.data_dir), port=port, ui_port=ui_port, demo=getattr(args, "demo", False)))
 
 
-async def up(data_dir: Path, *, port: int = GRPC_PORT, ui_port: int = UI_PORT) -> int:
+async def up(data_dir: Path, *, port: int = GRPC_PORT, ui_port: int = UI_PORT, demo: bool = False) -> int:
     server = DevServer(data_dir, port=port, ui_port=ui_port)
     services: list[Service] = []
     interrupted = _stop_on_signals()
@@ -58,6 +58,8 @@ async def up(data_dir: Path, *, port: int = GRPC_PORT, ui_port: int = UI_PORT) -
             services.append(service)
             await _ready_or_exited(service)
         _print_urls(server, services, data_dir)
+        if demo:
+            await _open_demo_cases(server)
         return await _until_something_exits(server, services)
     except PortInUseError as problem:
         print(f"supportflow up: {problem} (options --port and --ui-port)", file=sys.stderr)
@@ -94,6 +96,16 @@ def gateway_service(server: DevServer, data_dir: Path) -> Service | None:
     should then also get `ui_codec_endpoint` pointing at the gateway's codec.
     """
     return None
+
+
+async def _open_demo_cases(server: DevServer) -> None:
+    """`--demo`: realistic cases for both seed tenants (starter/demo.py); a failure is reported, not fatal."""
+    from starter.demo import open_demo_on
+
+    try:
+        print(await open_demo_on(server.address, server.namespace), flush=True)
+    except Exception as problem:  # the stack is up and useful without the demo
+        print(f"supportflow up: the demo cases could not be opened: {type(problem).__name__}: {problem}", file=sys.stderr)
 
 
 class ServiceFailed(RuntimeError):
