@@ -1,0 +1,93 @@
+"""The PHI guard for tenants whose policy says `redact_phi` (blockit: "Please avoid using PHI").
+
+Only identifiers with an unmistakable shape, or a label in front, are
+replaced: a support case is full of dates, phone numbers and order numbers
+that must survive. A label is kept and only its value becomes "[redacted]",
+so the text still reads ("DOB: [redacted]"). The case records that something
+was removed, never what.
+"""
+
+from __future__ import annotations
+
+import re
+
+from workflows.contracts import CaseRequest
+
+MARKER = "[redacted]"
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_DATE = (
+    r"(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})"  # 03/14/1962, 14.03.62
+    r"|\d{4}[/.-]\d{1,2}[/.-]\d{1,2}"  # 1962-03-14
+    rf"|{_MONTH}\s+{_DAY},?\s+\d{{4}}"  # March 14, 1962
+    rf"|{_DAY}\s+(?:of\s+)?{_MONTH},?\s+\d{{4}}"  # 14 March 1962
+    r"|\d{8})(?!\d)"  # 19620314
+)
+# An identifier: letters, digits and dashes, optionally followed by space-separated digit groups
+# ("XYZ 123 456"); it counts only with at least MIN_ID_DIGITS digits ("policy number is 5 days" is not one).
+_ID = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\s\d{2,})*(?![a-z0-9])"
+MIN_ID_DIGITS = 3
+_NUMBER_WORD = r"(?:\s*(?:id|identifier|number|num\.?|no\.?|#)(?![a-z]))"
+# Between a label and its value: spaces and a little punctuation or a verb ("DOB is", "MRN: ", "member id #").
+_JOIN = r"(?:\s*(?:[:#=]|-(?!\d)|\bis\b|\bwas\b|\bof\b)){0,3}\s*"
+
+_LABELLED = [
+    # Dates of birth, only when labelled: "the outage on 2027-01-08" is not PHI.
+    (rf"\b(?:dob|d\.o\.b\.?|date\s+of\s+birth|birth\s*date|born(?:\s+on)?)", _DATE),
+    (r"\b(?:mrn|mr\s*#|medical\s+record(?:" + _NUMBER_WORD + r")?)", _ID),
+    # Legacy Medicare HICN (SSN + beneficiary code) and any labelled Medicare number.
+    (r"\b(?:hicn|hic" + _NUMBER_WORD + r"|medicare(?:\s+beneficiary)?(?:\s+claim)?" + _NUMBER_WORD + r"|mbi)", _ID),
+    (
+        r"\b(?:(?:insurance|health\s+plan|plan)\s+)?(?:member|subscriber|policy|insurance|beneficiary)"
+        + _NUMBER_WORD,
+        _ID,
+    ),
+    (r"\b(?:ssn|social\s+security(?:" + _NUMBER_WORD + r")?)", r"\d{3}[- ]?\d{2}[- ]?\d{4}(?!\d)"),
+]
+LABELLED = [re.compile(rf"(?P<label>{label}(?![a-z]){_JOIN})(?P<value>{value})", re.IGNORECASE) for label, value in _LABELLED]
+
+# Unlabelled shapes that are identifiers and nothing else.
+_EDGE_BEFORE, _EDGE_AFTER = r"(?<![A-Za-z0-9-])", r"(?![A-Za-z0-9-])"
+# SSN: same separator twice, SSA's never-issued ranges excluded; a trailing beneficiary code makes it a HICN.
+SSN = re.compile(
+    _EDGE_BEFORE + r"(?!000|666)\d{3}(?P<sep>[- ])(?!00)\d{2}(?P=sep)(?!0000)\d{4}(?:[A-Z][A-Z0-9]?)?" + _EDGE_AFTER
+)
+# Medicare Beneficiary Identifier (CMS): C A AN N A AN N A A N N, letters never S L O I B Z.
+_L, _AN = "[AC-HJKMNP-RT-Y]", "[AC-HJKMNP-RT-Y0-9]"
+MBI = re.compile(
+    _EDGE_BEFORE
+    + rf"(?:[1-9]{_L}{_AN}\d{_L}{_AN}\d{_L}{_L}\d\d|[1-9]{_L}{_AN}\d-{_L}{_AN}\d-{_L}{_L}\d\d)"
+    + _EDGE_AFTER
+)
+
+
+def redact(text: str) -> tuple[str, int]:
+    """`text` with each PHI identifier replaced by "[redacted]", and how many were replaced."""
+    count = 0
+
+    def labelled(match: re.Match[str]) -> str:
+        nonlocal count
+        if sum(c.isdigit() for c in match.group("value")) < MIN_ID_DIGITS:
+            return match.group(0)
+        count += 1
+        return match.group("label") + MARKER
+
+    for pattern in LABELLED:
+        text = pattern.sub(labelled, text)
+    for pattern in (SSN, MBI):
+        text, hits = pattern.subn(MARKER, text)
+        count += hits
+    return text, count
+
+
+def redact_request(request: CaseRequest) -> CaseRequest:
+    """Subject and description redacted; `phi_redacted` set when anything was removed."""
+    subject, in_subject = redact(request.subject) if request.subject is not None else (None, 0)
+    description, in_description = redact(request.description) if request.description is not None else (None, 0)
+    if not in_subject and not in_description:
+        return request
+    return request.model_copy(update={"subject": subject, "description": description, "phi_redacted": True})

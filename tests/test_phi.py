@@ -1,0 +1,102 @@
+"""blockit's "Please avoid using PHI": identifiers are removed at intake, ordinary support text is kept."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from starter.intake import redact, redact_request
+from workflows.contracts import CaseRequest, Requester
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Social Security numbers, dashed or spaced, labelled or not.
+        ("Patient SSN 123-45-6789 cannot log in", "Patient SSN [redacted] cannot log in"),
+        ("her number is 123 45 6789 per the chart", "her number is [redacted] per the chart"),
+        ("social security number: 123456789", "social security number: [redacted]"),
+        # Dates of birth, only when labelled.
+        ("DOB: 03/14/1962", "DOB: [redacted]"),
+        ("D.O.B. 3-14-62 on file", "D.O.B. [redacted] on file"),
+        ("date of birth is March 14, 1962.", "date of birth is [redacted]."),
+        ("born on 14 March 1962", "born on [redacted]"),
+        ("Birthdate 1962-03-14", "Birthdate [redacted]"),
+        # Medical record numbers.
+        ("MRN 00482913 shows twice", "MRN [redacted] shows twice"),
+        ("MRN#A-55102", "MRN#[redacted]"),
+        ("medical record number: 7734120", "medical record number: [redacted]"),
+        ("Medical record # 88-1203", "Medical record # [redacted]"),
+        # Medicare Beneficiary Identifiers, with or without dashes, and legacy HICNs when labelled.
+        ("MBI 1EG4-TE5-MK73 rejected", "MBI [redacted] rejected"),
+        ("eligibility for 1EG4TE5MK73 failed", "eligibility for [redacted] failed"),
+        ("HICN: 123456789A", "HICN: [redacted]"),
+        ("Medicare number 987654321C1", "Medicare number [redacted]"),
+        # Insurance ids when labelled.
+        ("Member ID: W123456789", "Member ID: [redacted]"),
+        ("subscriber id XYZ 884 2213", "subscriber id [redacted]"),
+        ("policy number P-99812-01", "policy number [redacted]"),
+        ("insurance id #55120934", "insurance id #[redacted]"),
+        ("Health plan member # H4432190", "Health plan member # [redacted]"),
+    ],
+)
+def test_each_kind_of_phi_is_redacted_once(text: str, expected: str):
+    assert redact(text) == (expected, 1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the outage on 2027-01-08 started at 16:30",
+        "since 01/08/2027 reminders fail",
+        "call me at 555-555-0123 or +1 (555) 555-0199",
+        "order number 4471-2208 and order #48213",
+        "invoice INV-2027-00042 is wrong",
+        "re case-blockit-0a1b2c3d4e5f60718293a4b5 and case-blub0x-abc",
+        "ticket 123-45-67890 and build 000-12-3456",
+        "our policy number is 5 days, the member id field is empty",
+        "the subscriber no longer gets reminders; the policy note was ignored",
+        "born in 1962",
+        "version 4.12.1, 12 attempts, error code E1234",
+        "Message-ID <case-blockit-abc.0123456789abcdef@supportflow.invalid>",
+    ],
+)
+def test_ordinary_support_text_is_kept(text: str):
+    assert redact(text) == (text, 0)
+
+
+def test_count_is_one_per_identifier():
+    text = "Pt DOB 01/02/1980, MRN 4455120, SSN 123-45-6789 and member id W99120033; also 1EG4-TE5-MK73."
+    redacted, count = redact(text)
+    assert count == 5
+    assert redacted.count("[redacted]") == 5
+    assert redacted == "Pt DOB [redacted], MRN [redacted], SSN [redacted] and member id [redacted]; also [redacted]."
+
+
+def test_redact_request_flags_the_case_and_drops_the_ssn():
+    request = CaseRequest(
+        tenant="blockit",
+        channel="email",
+        requester=Requester(name="Ana Diaz", email="ana@clinic.example"),
+        subject="Wrong chart for SSN 123-45-6789",
+        description="Booking shows patient 123-45-6789 twice.\nDOB: 4/5/1970",
+        received_at=datetime(2027, 1, 8, 22, 30, tzinfo=timezone.utc),
+        source_id="<m1@clinic.example>",
+    )
+    redacted = redact_request(request)
+    assert redacted.phi_redacted is True
+    assert "123-45-6789" not in redacted.model_dump_json()
+    assert "4/5/1970" not in redacted.model_dump_json()
+    assert redacted.subject == "Wrong chart for SSN [redacted]"
+    assert redacted.description == "Booking shows patient [redacted] twice.\nDOB: [redacted]"
+    assert redacted.requester == request.requester
+    assert (redacted.source_id, redacted.received_at) == (request.source_id, request.received_at)
+    assert redacted.notes == []  # the case records that a redaction happened, never what
+
+
+def test_redact_request_without_phi_leaves_the_request_alone():
+    request = CaseRequest(tenant="blockit", channel="web", subject="Export slow", description="since 2027-01-08")
+    assert redact_request(request) == request
+    assert redact_request(request).phi_redacted is False
+    assert redact_request(CaseRequest(tenant="blockit", channel="web")).phi_redacted is False
