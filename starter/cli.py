@@ -25,6 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run a worker against TEMPORAL_ADDRESS")
     worker.set_defaults(run=lambda args: _lazy("worker", "main")())
 
+    gateway = commands.add_parser("gateway", help="serve the HTTP gateway (intake, case routes, portal, ack links)")
+    _lazy("starter.gateway.serve", "add_arguments")(gateway)
+    gateway.set_defaults(run=lambda args: _lazy("starter.gateway.serve", "run")(args))
+
     sla = commands.add_parser("sla", help="the deadlines a case received at a given moment would get")
     sla_command.add_arguments(sla)
     sla.set_defaults(run=sla_command.run)

@@ -1,4 +1,4 @@
-"""`supportflow up`: the embedded dev server, the worker and (later) the gateway, in one command.
+"""`supportflow up`: the embedded dev server, the worker and the gateway, in one command.
 
 The dev server keeps its SQLite file and log under `--data-dir`, so cases
 survive a restart. Children run in sessions of their own; Ctrl-C or SIGTERM
@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
-from starter.devserver import DevServer, DevServerError, PortInUseError
+from starter.devserver import DevServer, DevServerError, PortInUseError, port_is_free
 from starter.processes import ChildProcess
 
 GRPC_PORT = 7233
 UI_PORT = 8233
+GATEWAY_HOST = "127.0.0.1"
+GATEWAY_PORT = 8000
 READY_TIMEOUT = 60.0
 # A worker or gateway pointed at a cluster through the environment must not carry that here.
 REMOTE_CONNECTION_VARIABLES = ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA", "TEMPORAL_API_KEY")
@@ -88,14 +92,50 @@ def worker_service(server: DevServer, data_dir: Path) -> Service:
 
 
 def gateway_service(server: DevServer, data_dir: Path) -> Service | None:
-    """Where the HTTP gateway joins `up` (its own issue). Until it exists, there is none.
+    """`supportflow gateway` on 127.0.0.1 (SUPPORTFLOW_GATEWAY_PORT, default 8000), with a development API key.
 
-    It should return a `Service` running `supportflow gateway` with
-    `_child_env(server)`, a `wait_ready` that polls `GET /healthz`, and its
-    URLs to print. With `SUPPORTFLOW_ENCRYPTION_KEY` set, the dev server
-    should then also get `ui_codec_endpoint` pointing at the gateway's codec.
+    The key is made once per data dir and kept in `<data dir>/dev-api-key`, so it survives restarts;
+    it holds every scope and is added to any SUPPORTFLOW_API_KEYS already set.
     """
-    return None
+    url = gateway_url()
+    port = int(url.rsplit(":", 1)[1])
+    if not port_is_free(port):
+        raise ServiceFailed(
+            f"port {port} (gateway) is already in use on {GATEWAY_HOST}; stop what holds it or set SUPPORTFLOW_GATEWAY_PORT"
+        )
+    key, key_file = dev_api_key(data_dir)
+    env = _child_env(server)
+    env["SUPPORTFLOW_API_KEYS"] = ",".join(filter(None, [env.get("SUPPORTFLOW_API_KEYS", "").strip(), f"{key}=intake+operate+admin"]))
+    command = [sys.executable, "-m", "starter.cli", "gateway", "--host", GATEWAY_HOST, "--port", str(port)]
+    process = ChildProcess("gateway", command, data_dir / "logs" / "gateway.log", env)
+    urls = [("gateway", f"{url}/docs"), ("API key", f"{key} (every scope; kept in {key_file})")]
+    return Service(process, lambda: _gateway_healthy(url, process), urls)
+
+
+def gateway_url() -> str:
+    return f"http://{GATEWAY_HOST}:{os.environ.get('SUPPORTFLOW_GATEWAY_PORT') or GATEWAY_PORT}"
+
+
+def dev_api_key(data_dir: Path) -> tuple[str, Path]:
+    key_file = data_dir / "dev-api-key"
+    if key_file.is_file() and key_file.read_text().strip():
+        return key_file.read_text().strip(), key_file
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(24)
+    key_file.touch(mode=0o600)
+    key_file.write_text(key + "\n")
+    return key, key_file
+
+
+async def _gateway_healthy(url: str, process: ChildProcess) -> None:
+    async with httpx.AsyncClient(timeout=2.0) as http:
+        while process.running:
+            try:
+                if (await http.get(f"{url}/healthz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass  # not listening yet
+            await asyncio.sleep(0.25)
 
 
 async def _open_demo_cases(server: DevServer) -> None:
@@ -115,6 +155,8 @@ class ServiceFailed(RuntimeError):
 def _child_env(server: DevServer) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in REMOTE_CONNECTION_VARIABLES}
     env.update(TEMPORAL_ADDRESS=server.address, TEMPORAL_NAMESPACE=server.namespace, PYTHONUNBUFFERED="1")
+    # Acknowledgement and portal links point at the gateway `up` runs, unless told otherwise.
+    env.setdefault("SUPPORTFLOW_PUBLIC_URL", gateway_url())
     return env
 
 

@@ -1,0 +1,76 @@
+"""`GET /v1/ack/{token}`: the paged engineer's one tap that stops the ladder. No API key: the signed link is the credential.
+
+A phone call's TwiML webhook may open the same link (Twilio adds `CallSid`,
+`Digits` and more); it gets a spoken answer instead of a page.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html import escape
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from activities.ack_link import AckLinkError, AckLinkExpired, verify_ack_token
+from starter.gateway import temporal
+from starter.gateway.errors import Conflict, GatewayError, NotFound
+from starter.gateway.pages import message_page, page
+from workflows.contracts import Acknowledge
+
+router = APIRouter(tags=["acknowledge"])
+
+
+@router.get("/v1/ack/{token}", response_class=Response, summary="Acknowledge a page", operation_id="acknowledge_link")
+@router.post("/v1/ack/{token}", response_class=Response, summary="Acknowledge a page (a voice webhook)", operation_id="acknowledge_link_by_voice")
+async def acknowledge_link(token: str, http: Request) -> Response:
+    """Runs `acknowledge {by: <contact in the link>}` on the case the link names. Extra query
+    parameters are ignored; with `CallSid` (a Twilio voice webhook) the answer is TwiML."""
+    voice = "CallSid" in http.query_params or (http.method == "POST" and "CallSid" in await _form_keys(http))
+    try:
+        claim = verify_ack_token(token, datetime.now(UTC), http.app.state.settings.delivery)
+    except AckLinkError as problem:
+        status = 410 if isinstance(problem, AckLinkExpired) else 400
+        return _answer(voice, "This link cannot acknowledge", str(problem), status)
+    try:
+        client = await http.app.state.temporal.client()
+        case = await temporal.run_update(client, claim.case_id, "acknowledge", Acknowledge(by=claim.contact))
+    except NotFound:
+        return _answer(voice, "Unknown case", f"{claim.case_id} does not exist (any more).", 404)
+    except Conflict as refused:
+        return _answer(voice, "Nothing to acknowledge", f"{claim.case_id}: {_already(refused.message)}", 409)
+    except GatewayError as trouble:
+        return _answer(voice, "Try again", f"the acknowledgement did not go through: {trouble.message}", trouble.status)
+    if voice:
+        return _twiml("Acknowledged")
+    subject = escape(case.subject or "(no subject)")
+    return page(
+        "Acknowledged — paging stopped",
+        f"<h1>Acknowledged — paging stopped</h1><div class=card><p class=ok>Thank you, {escape(claim.contact)}. "
+        f"Every running escalation for this case has stopped.</p><p><strong>{escape(case.case_id)}</strong><br>"
+        f"Sev{case.severity} {escape(case.severity_name)} · {subject} · {escape(case.state)}</p></div>",
+    )
+
+
+def _already(refusal: str) -> str:
+    if "no escalation ladder is running" in refusal:
+        return "someone already acknowledged it, or its escalation has finished, so nobody is being paged."
+    return refusal
+
+
+def _answer(voice: bool, title: str, message: str, status_code: int) -> Response:
+    if voice:
+        # Twilio reads a non-2xx answer as "an application error"; say what happened instead.
+        return _twiml(f"{title}. {message}")
+    return message_page(title, message, status_code)
+
+
+def _twiml(sentence: str) -> Response:
+    return Response(f"<Response><Say>{escape(sentence)}</Say></Response>", media_type="text/xml")
+
+
+async def _form_keys(http: Request) -> set[str]:
+    try:
+        return set((await http.form()).keys())
+    except Exception:  # noqa: BLE001 — a body that is not a form carries no CallSid
+        return set()

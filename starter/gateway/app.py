@@ -1,0 +1,44 @@
+"""`create_app()`: the gateway's FastAPI application, wired from small routers.
+
+Tests pass their own `client_factory` (a dev-server client) and `settings`;
+`supportflow gateway` uses the environment for both.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from starter.gateway import ack, case_routes, intake_routes, portal
+from starter.gateway.errors import install_error_handlers
+from starter.gateway.responses import Health
+from starter.gateway.settings import GatewaySettings
+from starter.gateway.temporal import ClientFactory, Temporal, client_from_environment
+
+DESCRIPTION = """Support cases as durable Temporal workflows.
+
+Every route but `/healthz`, the portal and `/v1/ack/{token}` needs `Authorization: Bearer <key>`, a key from
+`SUPPORTFLOW_API_KEYS` holding the route's scope: **intake** (open cases, comment, read one case),
+**operate** (read everything, every update) or **admin** (everything, including portal links).
+
+Errors are JSON `{"error": "..."}`; a 422 also lists `fields: [{field, problem}]`.
+"""
+
+
+def create_app(client_factory: ClientFactory = client_from_environment, settings: GatewaySettings | None = None) -> FastAPI:
+    app = FastAPI(title="supportflow gateway", version="1", description=DESCRIPTION)
+    app.state.settings = settings or GatewaySettings.from_env()
+    app.state.temporal = Temporal(client_factory)
+    install_error_handlers(app)
+    for router in (intake_routes.router, case_routes.router, ack.router, portal.links, portal.pages):
+        app.include_router(router)
+
+    @app.get("/healthz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
+    async def healthz(http: Request) -> JSONResponse:
+        """No key needed: 200 when Temporal answers its health check, 503 (saying why) when not."""
+        problem = await http.app.state.temporal.reachable()
+        if problem:
+            return JSONResponse(Health(status="unavailable", temporal=problem).model_dump(), status_code=503)
+        return JSONResponse(Health(status="ok", temporal="reachable").model_dump())
+
+    return app

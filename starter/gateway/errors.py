@@ -1,0 +1,134 @@
+"""Errors that speak to the person who can fix them: a 422 names the field, a 409 says why, a 404 says what.
+
+Every error body is JSON `{"error": "..."}`; a 422 adds
+`"fields": [{"field": "requester.email", "problem": "..."}]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from starter.intake import IntakeError
+
+
+class GatewayError(Exception):
+    status = 500
+
+    def __init__(self, message: str, headers: dict[str, str] | None = None):
+        self.message = message
+        self.headers = headers
+        super().__init__(message)
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.message}
+
+
+class FieldErrors(GatewayError):
+    """422: one or more fields the sender must fix."""
+
+    status = 422
+
+    def __init__(self, fields: Sequence[tuple[str, str]], message: str | None = None):
+        self.fields = list(fields)
+        summary = "; ".join(f"{field}: {problem}" for field, problem in self.fields)
+        super().__init__(message or f"invalid request: {summary}")
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.message, "fields": [{"field": f, "problem": p} for f, p in self.fields]}
+
+
+def field_error(field: str, problem: str) -> FieldErrors:
+    return FieldErrors([(field, problem)])
+
+
+class Unauthorized(GatewayError):
+    status = 401
+
+    def __init__(self, message: str):
+        super().__init__(message, {"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(GatewayError):
+    status = 403
+
+
+class NotFound(GatewayError):
+    status = 404
+
+
+class Conflict(GatewayError):
+    """409: a validator rejected the update, or the case is closed."""
+
+    status = 409
+
+
+class Unavailable(GatewayError):
+    """503: Temporal cannot be reached, or a tenant's policy file cannot be read."""
+
+    status = 503
+
+
+class TooSlow(GatewayError):
+    status = 504
+
+
+def problems_from(errors: Iterable[dict[str, Any]], drop: tuple[str, ...] = ("body", "query", "path", "header")) -> list[tuple[str, str]]:
+    """pydantic/FastAPI error dicts as (dotted field, problem); `body.requester.email` → `requester.email`."""
+    found: list[tuple[str, str]] = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        if loc and loc[0] in drop:
+            loc = loc[1:]
+        # A JSON body that does not parse is reported at a character position, not a field.
+        if error.get("type") == "json_invalid":
+            loc = ["body"]
+        field = ".".join(loc) or "body"
+        problem = _problem(error)
+        if (field, problem) not in found:
+            found.append((field, problem))
+    return found
+
+
+def _problem(error: dict[str, Any]) -> str:
+    kind = error.get("type")
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "json_invalid":
+        return f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})"
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GatewayError)
+    async def gateway_error(request: Request, error: GatewayError) -> JSONResponse:
+        return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        return _unprocessable(FieldErrors(problems_from(error.errors())))
+
+    @app.exception_handler(ValidationError)
+    async def model_invalid(request: Request, error: ValidationError) -> JSONResponse:
+        return _unprocessable(FieldErrors(problems_from(error.errors(), drop=())))
+
+    @app.exception_handler(IntakeError)
+    async def intake_invalid(request: Request, error: IntakeError) -> JSONResponse:
+        return _unprocessable(field_error(error.field, error.message))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        detail = error.detail if isinstance(error.detail, str) else "request failed"
+        return JSONResponse({"error": detail}, status_code=error.status_code, headers=getattr(error, "headers", None))
+
+
+def _unprocessable(error: FieldErrors) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=422)

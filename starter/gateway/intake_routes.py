@@ -1,0 +1,86 @@
+"""Opening cases: `POST /v1/cases` (any channel, CaseRequest JSON) and the per-system adapters.
+
+Each route turns its payload into a `CaseRequest` with the pure adapters in
+`starter/intake`, then `admit` checks it against the tenant's policy before
+anything reaches Temporal.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import JSONResponse
+
+from starter.gateway.auth import INTAKE
+from starter.gateway.email_route import email_intake
+from starter.gateway.opening import admit, open_case
+from starter.gateway.policies import tenant_policy
+from starter.gateway.responses import CaseOpened, CommentAccepted, ErrorBody, FieldErrorBody
+from starter.intake import ChatIntake, VoicemailIntake, WebForm, chat_request, voicemail_request, web_request
+from workflows.contracts import CaseRequest
+
+router = APIRouter(tags=["intake"], dependencies=[INTAKE])
+OPENED = {
+    200: {"model": CaseOpened, "description": "A case with this source id already exists (duplicate: true)"},
+    201: {"model": CaseOpened, "description": "A new case"},
+    401: {"model": ErrorBody}, 403: {"model": ErrorBody},
+    422: {"model": FieldErrorBody, "description": "A field the sender must fix, named"},
+}  # fmt: skip
+Tenant = Annotated[str, Query(description="The tenant whose policy applies, e.g. blockit", max_length=100)]
+
+
+def receipt_time() -> datetime:
+    return datetime.now(UTC)
+
+
+@router.post("/v1/cases", status_code=201, responses=OPENED, summary="Open a case from CaseRequest JSON")
+async def open_from_json(request: CaseRequest, http: Request) -> JSONResponse:
+    """Any channel; in-app messaging uses `channel: messaging`. The same `source_id` is the same case."""
+    policy = tenant_policy(request.tenant)
+    return await open_case(http, admit(request, policy, receipt_time()), policy)
+
+
+@router.post("/v1/intake/voicemail", status_code=201, responses=OPENED, summary="Open a case from a voicemail")
+async def open_from_voicemail(body: VoicemailIntake, tenant: Tenant, http: Request) -> JSONResponse:
+    """The policy's `intake.extensions` maps the extension to a channel (BluB0X: 6 → emergency_line).
+    A voicemail is never turned away: missing details are listed in the case and asked for."""
+    policy = tenant_policy(tenant)
+    now = receipt_time()
+    return await open_case(http, admit(voicemail_request(body, policy, now), policy, now), policy)
+
+
+@router.post("/v1/intake/chat", status_code=201, responses=OPENED, summary="Open a case from a chat conversation")
+async def open_from_chat(body: ChatIntake, tenant: Tenant, http: Request) -> JSONResponse:
+    """`source_id` is the conversation id, so a repeated hand-off is the same case."""
+    policy = tenant_policy(tenant)
+    now = receipt_time()
+    return await open_case(http, admit(chat_request(body, tenant, now), policy, now), policy)
+
+
+@router.post("/v1/intake/web", status_code=201, responses=OPENED, summary="Open a case from the web form or Help button")
+async def open_from_web_form(
+    form: Annotated[WebForm, Form()],
+    tenant: Tenant,
+    http: Request,
+    channel: Annotated[Literal["web", "help_button"], Query(description="help_button for an in-product form")] = "web",
+) -> JSONResponse:
+    policy = tenant_policy(tenant)
+    now = receipt_time()
+    return await open_case(http, admit(web_request(form, tenant, channel, now), policy, now), policy)
+
+
+@router.post(
+    "/v1/intake/email",
+    status_code=201,
+    responses=OPENED | {202: {"model": CommentAccepted, "description": "A reply threaded into its case as a comment"},
+                        413: {"model": ErrorBody}, 415: {"model": ErrorBody}},  # fmt: skip
+    summary="Open a case from a raw email, or thread a reply into its case",
+    openapi_extra={"requestBody": {"required": True, "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}}},
+)
+async def open_from_email(tenant: Tenant, http: Request) -> JSONResponse:
+    """The body is the whole RFC 5322 message, sent as `Content-Type: message/rfc822`. A reply whose
+    In-Reply-To or References names one of our messages (or the message that opened a case) becomes a
+    comment on that case (202); a reply to a closed case opens a new case with `existing_case` set."""
+    return await email_intake(http, tenant, receipt_time())

@@ -1,0 +1,35 @@
+"""Small server-rendered HTML pages: one layout, no external assets, every value escaped."""
+
+from __future__ import annotations
+
+from html import escape
+
+from fastapi.responses import HTMLResponse
+
+STYLE = """
+body{font:16px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
+main{max-width:860px;margin:2rem auto;padding:0 1rem}
+h1{font-size:1.5rem;margin:.2rem 0 1rem} h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
+.card{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:1rem 1.25rem;margin:.75rem 0}
+table{border-collapse:collapse;width:100%} th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #eceef2;vertical-align:top}
+th{font-weight:600;color:#4a5263;font-size:.9rem} td.t{white-space:nowrap}
+.state{display:inline-block;padding:0 .5rem;border-radius:999px;background:#e8eefc;color:#23408e;font-size:.85rem}
+.breach{background:#fde8e8;color:#9b1c1c} .ok{color:#116329} .error{color:#9b1c1c}
+.muted{color:#6b7385;font-size:.9rem} a{color:#23408e}
+textarea{width:100%;min-height:5rem;font:inherit} button{font:inherit;padding:.4rem 1rem;border-radius:6px;border:1px solid #23408e;background:#23408e;color:#fff;cursor:pointer}
+"""
+
+
+def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
+    """`body` is already-escaped HTML; `title` is plain text."""
+    html = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width,initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
+        f"<body><main>{body}</main></body></html>"
+    )
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def message_page(title: str, message: str, status_code: int, tone: str = "error") -> HTMLResponse:
+    return page(title, f'<h1>{escape(title)}</h1><div class=card><p class={tone}>{escape(message)}</p></div>', status_code)

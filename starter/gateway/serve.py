@@ -1,0 +1,32 @@
+"""`supportflow gateway --host H --port P`: serve the gateway with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"the address to listen on (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"the port to listen on (default {DEFAULT_PORT})")
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from activities.settings import SettingsError
+    from starter.gateway.app import create_app
+    from starter.gateway.settings import GatewaySettings, GatewaySettingsError
+
+    try:
+        settings = GatewaySettings.from_env()
+    except (GatewaySettingsError, SettingsError) as problem:
+        print(f"supportflow gateway: {problem}", file=sys.stderr)
+        return 2
+    if not settings.api_keys:
+        print("supportflow gateway: SUPPORTFLOW_API_KEYS is empty; every keyed route will answer 401", file=sys.stderr)
+    uvicorn.run(create_app(settings=settings), host=args.host, port=args.port, log_level="info")
+    return 0
