@@ -131,10 +131,10 @@ def test_caller_numbers_are_normalised(given: str, stored: str):
 
 
 @pytest.mark.parametrize("number", ["anonymous", "", "12", "+1-555-CALL-NOW", "555 555 0123 ext 4"])
-def test_a_caller_number_that_is_not_a_number_names_caller_number(number: str):
-    with pytest.raises(ValidationError) as problem:
-        voicemail(caller_number=number)
-    assert error_locs(problem) == [("caller_number",)]
+def test_a_withheld_or_garbled_caller_id_still_opens_a_case_with_no_callback_number(number: str):
+    request = voicemail_request(voicemail(caller_number=number), BLUB0X, NIGHT)
+    assert request.requester.phone is None
+    assert any("is not a phone number; no number to call back" in note for note in request.notes)
 
 
 def test_voicemail_field_errors_name_the_field():

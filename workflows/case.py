@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.ladder import LadderRun
     from workflows.policy import ASSIGNEE, LadderName, LoadedPolicy, LoadPolicyRequest, Step, When
-    from workflows.state import Alarm, CaseState, PausedSpan, capped, field_value, lateness, open_case
+    from workflows.state import Alarm, CaseState, PausedSpan, capped, field_value, is_given, lateness, open_case
     from workflows.sla import target_due
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -575,7 +575,7 @@ class SupportCaseWorkflow:
             new = args.requester.model_dump(exclude_none=True)
             case.requester = case.requester.model_copy(update=new)
             given |= {f"requester.{name}": value for name, value in new.items()}
-        case.missing = [field for field in case.missing if not field_value(case, field)]
+        case.missing = [field for field in case.missing if not is_given(field_value(case, field))]
         case.record(workflow.now(), "amended", fields=sorted(given), still_missing=case.missing or None)
         return self.changed_status()
 

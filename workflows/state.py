@@ -325,7 +325,7 @@ def open_case(case_id: str, request: CaseRequest, loaded: LoadedPolicy, received
         received_at=received_at,
         phi_redacted=request.phi_redacted,
     )
-    case.missing = [field for field in policy.intake.required if not field_value(case, field)]
+    case.missing = [field for field in policy.intake.required if not is_given(field_value(case, field))]
     return case
 
 
@@ -333,6 +333,11 @@ def field_value(case: CaseState, field: str) -> object:
     if field.startswith("requester."):
         return getattr(case.requester, field.removeprefix("requester."))
     return getattr(case, field)
+
+
+def is_given(value: object) -> bool:
+    """Whitespace is not an answer: the gateway and the workflow agree on what is missing."""
+    return bool(value.strip()) if isinstance(value, str) else bool(value)
 
 
 def capped(text: str | None, limit: int = COMMENT_LIMIT) -> str | None:

@@ -17,7 +17,7 @@ class VoicemailIntake(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    caller_number: str
+    caller_number: str = Field(max_length=64)
     caller_name: str | None = None
     transcription: str
     recording_url: str | None = None
@@ -27,7 +27,18 @@ class VoicemailIntake(BaseModel):
     @field_validator("caller_number")
     @classmethod
     def _phone(cls, number: str) -> str:
-        return normalise_phone(number)
+        """A withheld caller id ("anonymous", "restricted") is kept as said: the voicemail still opens a case."""
+        try:
+            return normalise_phone(number)
+        except ValueError:
+            return one_line(number).strip() or "unknown"
+
+    @property
+    def callback_number(self) -> str | None:
+        try:
+            return normalise_phone(self.caller_number)
+        except ValueError:
+            return None
 
     @field_validator("caller_name", "recording_url", "extension", mode="before")
     @classmethod
@@ -63,6 +74,8 @@ def voicemail_request(body: VoicemailIntake, policy: Policy, receipt_time: datet
     if received_at_problem(body.received_at, receipt_time):
         notes.append(f"received_at {received_at.isoformat()} was in the future; replaced by the receipt time")
         received_at = receipt_time
+    if body.callback_number is None:
+        notes.append(f"caller id {body.caller_number!r} is not a phone number; no number to call back")
     if body.extension is not None and body.extension not in policy.intake.extensions:
         notes.append(f"extension {body.extension!r} is not in the policy; opened as voicemail")
     transcription = body.transcription.strip()
@@ -70,7 +83,7 @@ def voicemail_request(body: VoicemailIntake, policy: Policy, receipt_time: datet
     return CaseRequest(
         tenant=policy.tenant,
         channel=voicemail_channel(body, policy),
-        requester=Requester(name=body.caller_name, phone=body.caller_number),
+        requester=Requester(name=body.caller_name, phone=body.callback_number),
         subject=subject_from(transcription) or f"Voicemail from {body.caller_name or body.caller_number}",
         description=description or None,
         received_at=received_at,
