@@ -92,6 +92,17 @@ async def test_every_update_has_a_route_and_an_unknown_case_is_a_404(gateway: Ga
     assert (await gateway.get(f"/v1/cases/{UNKNOWN}")).status_code == 404
     assert (await gateway.post(f"/v1/cases/{UNKNOWN}/comment", json={"author": "a", "text": "t"})).status_code == 404
     assert (await gateway.post(f"/v1/cases/{UNKNOWN}/fly", scope="admin", json={})).status_code in (404, 405)
+    # Only case-<tenant>-<key> ids name cases, whatever else runs in the namespace.
+    assert (await gateway.get("/v1/cases/fleet-audit")).status_code == 404
+
+
+async def test_a_body_over_the_limit_is_a_413_even_when_chunked(gateway: Gateway):
+    async def chunks():
+        for _ in range(40):
+            yield b"x" * 32_768
+
+    answer = await gateway.post(f"/v1/cases/{UNKNOWN}/comment", content=chunks(), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413 and "larger than 1 MB" in answer.json()["error"]
 
 
 async def test_apply_policy_needs_admin(gateway: Gateway):

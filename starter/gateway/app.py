@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from starter.gateway import ack, case_routes, intake_routes, portal
 from starter.gateway.errors import install_error_handlers
+from starter.gateway.limits import BodyLimit
 from starter.gateway.responses import Health
 from starter.gateway.settings import GatewaySettings
 from starter.gateway.temporal import ClientFactory, Temporal, client_from_environment
@@ -30,6 +31,7 @@ def create_app(client_factory: ClientFactory = client_from_environment, settings
     app.state.settings = settings or GatewaySettings.from_env()
     app.state.temporal = Temporal(client_factory)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit)
     for router in (intake_routes.router, case_routes.router, ack.router, portal.links, portal.pages):
         app.include_router(router)
 

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from starter.cases import case_id
-from starter.gateway.errors import GatewayError, NotFound
+from starter.gateway.errors import Conflict, GatewayError, NotFound
 from starter.gateway.opening import admit, open_case
 from starter.gateway.policies import tenant_policy
 from starter.gateway.responses import CommentAccepted
@@ -19,8 +19,7 @@ from starter.intake.errors import IntakeError
 from workflows.contracts import CaseRequest, Comment
 from workflows.policy import Policy
 
-MAX_MESSAGE_BYTES = 25 * 1024 * 1024
-# A long References chain names every message in the thread; the newest few are enough to find the case.
+# A long References chain names every message in the thread; In-Reply-To and the oldest few find the case.
 THREAD_IDS_CHECKED = 20
 MAIL_TYPES = ("message/rfc822",)
 
@@ -29,16 +28,12 @@ class UnsupportedMedia(GatewayError):
     status = 415
 
 
-class TooLarge(GatewayError):
-    status = 413
-
-
 async def email_intake(http: Request, tenant: str, receipt_time: datetime) -> JSONResponse:
     media = http.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in MAIL_TYPES:
         raise UnsupportedMedia(f"send the raw message as Content-Type: message/rfc822 (got {media or 'none'})")
     policy = tenant_policy(tenant)
-    raw = await _body(http)
+    raw = await http.body()
     if not raw.strip():
         raise IntakeError("body", "the message is empty")
     mail = parse_email(raw, tenant, receipt_time)
@@ -48,8 +43,11 @@ async def email_intake(http: Request, tenant: str, receipt_time: datetime) -> JS
     if thread is not None:
         thread_id, running = thread
         if running:
-            await send_comment(client, thread_id, reply_comment(mail, policy))
-            return JSONResponse(CommentAccepted(case_id=thread_id).model_dump(), status_code=202)
+            try:
+                await send_comment(client, thread_id, reply_comment(mail, policy))
+                return JSONResponse(CommentAccepted(case_id=thread_id).model_dump(), status_code=202)
+            except Conflict:
+                pass  # it closed a moment ago: the reply opens a new case, as for any closed case
         request = request.model_copy(update={"existing_case": thread_id})
     if mail.date_header or mail.auto_submitted:
         request = request.model_copy(update={"notes": [*request.notes, *_mail_notes(mail)]})
@@ -97,16 +95,3 @@ def _mail_notes(mail: EmailIntake) -> list[str]:
     if mail.auto_submitted:
         notes.append("the message is marked auto-submitted")
     return notes
-
-
-async def _body(http: Request) -> bytes:
-    declared = http.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_MESSAGE_BYTES:
-        raise TooLarge(f"the message is larger than {MAX_MESSAGE_BYTES // (1024 * 1024)} MB")
-    chunks, size = [], 0
-    async for chunk in http.stream():
-        size += len(chunk)
-        if size > MAX_MESSAGE_BYTES:
-            raise TooLarge(f"the message is larger than {MAX_MESSAGE_BYTES // (1024 * 1024)} MB")
-        chunks.append(chunk)
-    return b"".join(chunks)

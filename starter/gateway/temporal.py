@@ -16,6 +16,7 @@ from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
+    WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
@@ -75,7 +76,7 @@ def tenant_of(case_id: str) -> str | None:
 
 async def describe(client: Client, case_id: str) -> WorkflowExecutionDescription:
     try:
-        return await client.get_workflow_handle(case_id).describe()
+        return await case_handle(client, case_id).describe()
     except RPCError as problem:
         if problem.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
             raise NotFound(f"no case {case_id}") from None
@@ -94,9 +95,16 @@ async def is_running(client: Client, case_id: str) -> bool:
     return (await describe(client, case_id)).status == WorkflowExecutionStatus.RUNNING
 
 
+def case_handle(client: Client, case_id: str) -> WorkflowHandle:
+    """Only `case-<tenant>-<key>` ids name cases; anything else (another workflow type, a typo) is no case."""
+    if tenant_of(case_id) is None:
+        raise NotFound(f"no case {case_id}")
+    return client.get_workflow_handle(case_id)
+
+
 async def status(client: Client, case_id: str) -> CaseStatus:
     """The case's status query; a case still opening is asked again for a few seconds."""
-    handle = client.get_workflow_handle(case_id)
+    handle = case_handle(client, case_id)
     deadline = asyncio.get_running_loop().time() + OPENING_PATIENCE
     while True:
         try:
@@ -115,7 +123,7 @@ async def status(client: Client, case_id: str) -> CaseStatus:
 
 async def run_update(client: Client, case_id: str, name: str, args: BaseModel | dict[str, Any]) -> CaseStatus:
     """Run one contract update; a rejection is a 409 with the workflow's own sentence."""
-    handle = client.get_workflow_handle(case_id)
+    handle = case_handle(client, case_id)
     try:
         return await asyncio.wait_for(handle.execute_update(name, args, result_type=CaseStatus), ANSWER_TIMEOUT)
     except WorkflowUpdateFailedError as failed:
@@ -131,7 +139,7 @@ async def send_comment(client: Client, case_id: str, comment: Comment) -> None:
     if not await is_running(client, case_id):
         raise Conflict(f"{case_id} is closed; it takes no more comments")
     try:
-        await client.get_workflow_handle(case_id).signal("comment", comment)
+        await case_handle(client, case_id).signal("comment", comment)
     except RPCError as problem:
         await _explain_missing(client, case_id, problem)
 
