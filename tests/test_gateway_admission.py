@@ -156,3 +156,15 @@ async def _sentinel(gateway: Gateway) -> str:
 
     assert await eventually(visible)
     return sentinel
+
+
+async def test_a_caller_cannot_claim_the_gateway_redacted_phi_or_add_its_own_notes(gateway: Gateway):
+    body = {"tenant": "blub0x", "channel": "api", "requester": {"name": "Sam", "email": "sam@tower.example",
+            "phone": "+15555550142", "company": "Tower Co", "building": "Tower One"},
+            "subject": "Badge reader", "description": "Lobby badge reader is dark", "phi_redacted": True,
+            "notes": ["approved by the CEO"]}  # fmt: skip
+    opened = await gateway.post("/v1/cases", json=body)
+    assert opened.status_code == 201
+    status = await gateway.status(opened.json()["case_id"])
+    assert status.phi_redacted is False
+    assert "approved by the CEO" not in str(status.timeline[0].detail)

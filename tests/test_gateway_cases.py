@@ -188,14 +188,20 @@ async def test_the_ack_link_in_the_on_call_sms_stops_the_emergency_rotation(gate
     link = await paged(gateway, case, "Messages")
     assert (await gateway.status(case)).escalation.running == ["emergency_intake"]
 
-    answer = await gateway.http.get(urlsplit(link).path)  # no API key: the link is the credential
+    opened = await gateway.http.get(urlsplit(link).path)  # no API key: the link is the credential
+    assert opened.status_code == 200 and "Acknowledge as oncall-1" in opened.text and "<form method=post>" in opened.text
+    assert (await gateway.status(case)).escalation.running == ["emergency_intake"], "opening the link (or a mail scanner prefetching it) acknowledges nothing"
+
+    answer = await gateway.http.post(urlsplit(link).path)
     assert answer.status_code == 200 and "Acknowledged — paging stopped" in answer.text
     status = await gateway.status(case)
     assert status.escalation.running == [] and status.escalation.acknowledged_by == "oncall-1"
     assert status.escalation.outcome == "acknowledged"
 
-    again = await gateway.http.get(urlsplit(link).path)
+    again = await gateway.http.post(urlsplit(link).path)
     assert again.status_code == 409 and "already acknowledged" in again.text
+    reopened = await gateway.http.get(urlsplit(link).path)
+    assert reopened.status_code == 409 and "already acknowledged" in reopened.text
 
 
 async def test_pressing_a_key_on_the_on_call_phone_call_acknowledges_in_twiml(gateway: Gateway):

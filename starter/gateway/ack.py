@@ -1,4 +1,4 @@
-"""`GET /v1/ack/{token}`: the paged engineer's one tap that stops the ladder. No API key: the signed link is the credential.
+"""`/v1/ack/{token}`: the paged engineer's tap (and confirm) that stops the ladder. No API key: the signed link is the credential.
 
 A phone call's TwiML webhook may open the same link (Twilio adds `CallSid`,
 `Digits` and more); it gets a spoken answer instead of a page.
@@ -12,7 +12,7 @@ from html import escape
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from activities.ack_link import AckLinkError, AckLinkExpired, verify_ack_token
+from activities.ack_link import AckClaim, AckLinkError, AckLinkExpired, verify_ack_token
 from starter.gateway import temporal
 from starter.gateway.errors import Conflict, GatewayError, NotFound
 from starter.gateway.pages import message_page, page
@@ -21,17 +21,53 @@ from workflows.contracts import Acknowledge
 router = APIRouter(tags=["acknowledge"])
 
 
-@router.get("/v1/ack/{token}", response_class=Response, summary="Acknowledge a page", operation_id="acknowledge_link")
-@router.post("/v1/ack/{token}", response_class=Response, summary="Acknowledge a page (a voice webhook)", operation_id="acknowledge_link_by_voice")
-async def acknowledge_link(token: str, http: Request) -> Response:
-    """Runs `acknowledge {by: <contact in the link>}` on the case the link names. Extra query
-    parameters are ignored; with `CallSid` (a Twilio voice webhook) the answer is TwiML."""
-    voice = "CallSid" in http.query_params or (http.method == "POST" and "CallSid" in await _form_keys(http))
+@router.get("/v1/ack/{token}", response_class=Response, summary="Open an acknowledgement link", operation_id="acknowledge_link")
+async def open_acknowledge_link(token: str, http: Request) -> Response:
+    """A browser gets a one-button page that POSTs: link scanners in mail filters prefetch GETs,
+    and a prefetch must never stop a page nobody read. A voice webhook (`CallSid`) acknowledges at once."""
+    if "CallSid" in http.query_params:
+        return await _acknowledge(token, http, voice=True)
+    claim = _claim(token, http)
+    if isinstance(claim, Response):
+        return claim
     try:
-        claim = verify_ack_token(token, datetime.now(UTC), http.app.state.settings.delivery)
+        client = await http.app.state.temporal.client()
+        case = await temporal.status(client, claim.case_id)
+    except NotFound:
+        return _answer(False, "Unknown case", f"{claim.case_id} does not exist (any more).", 404)
+    except GatewayError as trouble:
+        return _answer(False, "Try again", f"the case could not be read: {trouble.message}", trouble.status)
+    if not case.escalation.running:
+        return _answer(False, "Nothing to acknowledge", f"{claim.case_id}: {_already('no escalation ladder is running')}", 409)
+    return page(
+        "Acknowledge this page?",
+        f"<h1>Acknowledge this page?</h1><div class=card><p><strong>{escape(case.case_id)}</strong><br>"
+        f"Sev{case.severity} {escape(case.severity_name)} · {escape(case.subject or '(no subject)')} · {escape(case.state)}</p>"
+        f"<p>Paging now: {escape(', '.join(case.escalation.running))}.</p>"
+        f'<form method=post><button type=submit>Acknowledge as {escape(claim.contact)}</button></form></div>',
+    )
+
+
+@router.post("/v1/ack/{token}", response_class=Response, summary="Acknowledge a page", operation_id="acknowledge_link_confirm")
+async def acknowledge_link(token: str, http: Request) -> Response:
+    """Runs `acknowledge {by: <contact in the link>}` on the case the link names. Extra parameters are
+    ignored; with `CallSid` (a Twilio voice webhook) the answer is TwiML."""
+    voice = "CallSid" in http.query_params or "CallSid" in await _form_keys(http)
+    return await _acknowledge(token, http, voice)
+
+
+def _claim(token: str, http: Request, voice: bool = False) -> AckClaim | Response:
+    try:
+        return verify_ack_token(token, datetime.now(UTC), http.app.state.settings.delivery)
     except AckLinkError as problem:
         status = 410 if isinstance(problem, AckLinkExpired) else 400
         return _answer(voice, "This link cannot acknowledge", str(problem), status)
+
+
+async def _acknowledge(token: str, http: Request, voice: bool) -> Response:
+    claim = _claim(token, http, voice)
+    if isinstance(claim, Response):
+        return claim
     try:
         client = await http.app.state.temporal.client()
         case = await temporal.run_update(client, claim.case_id, "acknowledge", Acknowledge(by=claim.contact))
