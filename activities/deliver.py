@@ -13,11 +13,13 @@ idempotency key.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.ack_link import ACK_LINK_LIFETIME, ack_url
+from activities.portal_link import PORTAL_LINK_LIFETIME, portal_url
 from activities.channels import chat, email, twilio, webhook
 from activities.channels.failures import DeliveryFailed, DeliveryRejected, DeliveryUnavailable
 from activities.settings import Settings, SettingsError
@@ -46,6 +48,8 @@ async def deliver(delivery: Delivery) -> DeliveryResult:
         if delivery.ladder not in REQUESTER_LADDERS:
             # The first scheduling time, not this attempt's: every retry signs the same link.
             link = ack_url(delivery.case_id, delivery.contact, info.scheduled_time + ACK_LINK_LIFETIME, settings)
+        if delivery.ladder == "requester_ack" and delivery.channel == "email":
+            delivery = with_portal_link(delivery, info.scheduled_time, settings)
         detail = await CHANNELS[delivery.channel](delivery, link, settings)
     except DeliveryFailed as failure:
         raise _application_error(delivery, failure, info.attempt) from None
@@ -59,6 +63,13 @@ async def deliver(delivery: Delivery) -> DeliveryResult:
     activity.logger.info("deliver: %s to %s: %s (attempt %d)", delivery.channel, delivery.contact, detail, info.attempt)
     _count(delivery, "delivered")
     return DeliveryResult(attempts=info.attempt, detail=detail)
+
+
+def with_portal_link(delivery: Delivery, scheduled: datetime, settings: Settings) -> Delivery:
+    """The acknowledgement email lets the requester follow their cases (signed from the first scheduling, so retries match)."""
+    url = portal_url(settings.public_url, delivery.tenant, delivery.address, scheduled + PORTAL_LINK_LIFETIME,
+                     settings.portal_signing_secret)  # fmt: skip
+    return delivery.model_copy(update={"message": f"{delivery.message}\n\nFollow your open requests: {url}"})
 
 
 def _count(delivery: Delivery, outcome: str) -> None:

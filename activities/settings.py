@@ -27,6 +27,7 @@ class SettingsError(ValueError):
 class Settings:
     public_url: str = "http://127.0.0.1:8000"
     ack_secret: str = DEV_ACK_SECRET
+    portal_secret: str | None = None
     delivery_timeout: float = 10.0
     twilio_base_url: str = "https://api.twilio.com"
     twilio_account_sid: str | None = None
@@ -38,6 +39,11 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_from: str = "supportflow@localhost"
+
+    @property
+    def portal_signing_secret(self) -> str:
+        """The gateway verifies portal links with the same choice (starter/gateway/settings.py)."""
+        return self.portal_secret or self.ack_secret
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +58,7 @@ class Settings:
         return cls(
             public_url=(text("SUPPORTFLOW_PUBLIC_URL", cls.public_url) or cls.public_url).rstrip("/"),
             ack_secret=text("SUPPORTFLOW_ACK_SECRET", DEV_ACK_SECRET) or DEV_ACK_SECRET,
+            portal_secret=(text("SUPPORTFLOW_PORTAL_SECRET") or "").strip() or None,
             delivery_timeout=_number(env, "SUPPORTFLOW_DELIVERY_TIMEOUT", cls.delivery_timeout),
             twilio_base_url=(text("SUPPORTFLOW_TWILIO_BASE_URL", cls.twilio_base_url) or "").rstrip("/"),
             twilio_account_sid=text("TWILIO_ACCOUNT_SID"),

@@ -128,7 +128,7 @@ async def test_bad_links_and_cookies_do_not_sign_in(gateway: Gateway):
 async def test_an_expired_link_says_so(gateway: Gateway):
     from datetime import UTC, datetime, timedelta
 
-    from starter.gateway import signing
+    from activities import signing
 
     token = signing.sign("portal-link", {"t": "blub0x", "e": "a@b.example"}, datetime.now(UTC) - timedelta(seconds=1),
                          gateway.settings.signing_secret)  # fmt: skip
@@ -150,3 +150,23 @@ async def test_an_apostrophe_in_the_address_lists_that_requesters_cases(gateway:
 
         page = await eventually(listing)
         assert sneaky not in page
+
+
+async def test_the_acknowledgement_email_carries_a_portal_link_that_signs_the_requester_in(gateway: Gateway):
+    tag = uuid.uuid4().hex[:6]
+    email = f"kim-{tag}@tower.example"
+    case = await open_help_button(gateway, email, f"Turnstile {tag}")
+
+    async def acknowledgement():
+        mails = [m for m in gateway.smtp.messages if email in m.rcpt_tos]
+        return mails[0] if mails else None
+
+    mail = await eventually(acknowledgement)
+    link = re.search(r"http://gateway\.test/portal/login\?token=[A-Za-z0-9_\-.]+", mail.text).group(0)
+    async with browser_session(gateway, link) as visitor:
+
+        async def listing():
+            page = (await visitor.get("/portal")).text
+            return page if case in page else None
+
+        assert f"Turnstile {tag}" in await eventually(listing)

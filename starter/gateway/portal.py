@@ -13,7 +13,8 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import Client
 
-from starter.gateway import signing, temporal
+from activities import signing
+from starter.gateway import temporal
 from starter.gateway.auth import ADMIN
 from starter.gateway.errors import Conflict, GatewayError, NotFound
 from starter.gateway.pages import message_page

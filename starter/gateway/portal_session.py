@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from fastapi import Request
 from fastapi.responses import Response
 
-from starter.gateway import signing
+from activities import signing
+from activities.portal_link import portal_url
 from starter.gateway.settings import GatewaySettings
 
 COOKIE = "supportflow_portal"
@@ -31,8 +32,8 @@ class Session:
 
 def magic_link(settings: GatewaySettings, tenant: str, email: str) -> tuple[str, datetime]:
     expires_at = datetime.now(UTC) + settings.link_lifetime
-    token = signing.sign("portal-link", {"t": tenant, "e": email.lower()}, expires_at, settings.signing_secret)
-    return f"{settings.public_url}/portal/login?token={token}", expires_at.replace(microsecond=0)
+    url = portal_url(settings.public_url, tenant, email, expires_at, settings.signing_secret)
+    return url, expires_at.replace(microsecond=0)
 
 
 def start_session(settings: GatewaySettings, token: str, response: Response) -> Session:

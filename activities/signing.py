@@ -1,4 +1,5 @@
-"""Signed, expiring tokens for the portal: magic links and session cookies.
+"""Signed, expiring tokens for the portal: magic links (the gateway issues them, and so does the
+requester's acknowledgement email) and session cookies.
 
 A token is `<payload>.<signature>`, both base64url without padding; the
 payload is JSON with `exp` in Unix seconds, and the signature is
