@@ -97,6 +97,8 @@ async def test_a_reply_to_an_open_case_is_a_comment_on_it(gateway: Gateway):
     second = clinic_email("Re: [case] Login fails", "Here is the screenshot you asked for.", In_Reply_To=ours)
     answer = await post_email(gateway, second)
     assert answer.status_code == 202 and answer.json()["case_id"] == case_id
+    again = await post_email(gateway, second)  # the mail system hands the same reply over twice
+    assert again.status_code == 202 and again.json()["case_id"] == case_id
 
     comments = [e.detail["text"] for e in events(await gateway.status(case_id), "comment")]
     assert comments == ["Still failing this morning.", "Here is the screenshot you asked for."]

@@ -661,6 +661,10 @@ class SupportCaseWorkflow:
         if case.state == "closed":
             workflow.logger.info("comment on closed case %s not recorded: a reply to a closed case opens a new one", case.case_id)
             return
+        if args.source_id and args.source_id in case.comment_ids:
+            return
+        if args.source_id:
+            case.comment_ids.append(args.source_id)
         case.record(workflow.now(), "comment", author=args.author, text=capped(args.text))
         if case.paused and self.is_requester(args.author):
             self.resume_from_pause("the requester commented")

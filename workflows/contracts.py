@@ -179,6 +179,8 @@ class ApplyPolicy(Contract):
 class Comment(Contract):
     author: str = Field(min_length=1)
     text: str
+    # The sender's own id (an email's Message-ID): the same comment delivered twice is recorded once.
+    source_id: str | None = Field(default=None, max_length=998)
 
     @field_validator("text")
     @classmethod

@@ -89,6 +89,7 @@ class CaseState(BaseModel):
     ladder_runs: dict[str, int] = {}
     ladder_rounds: dict[str, int] = {}
     replies_sent: int = 0
+    comment_ids: list[str] = []
     timeline: list[TimelineEntry] = []
 
     # --- reading the policy ---------------------------------------------------

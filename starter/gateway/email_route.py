@@ -78,7 +78,7 @@ def reply_comment(mail: EmailIntake, policy: Policy) -> Comment:
     author = request.requester.email or "requester"
     if mail.auto_submitted:
         author = f"auto-reply from {author}"
-    return Comment(author=author, text=text)
+    return Comment(author=author, text=text, source_id=mail.message_id)
 
 
 def _opened_by(tenant: str, message_id: str) -> str | None:
