@@ -692,7 +692,7 @@ class SupportCaseWorkflow:
             sa.CASE_TENANT.name: case.policy.tenant,
             sa.CASE_STATE.name: case.state,
             sa.CASE_CHANNEL.name: case.channel,
-            sa.REQUESTER_EMAIL.name: (case.requester.email or "").lower() or None,
+            sa.REQUESTER_EMAIL.name: case.requester_index,
             sa.CASE_SEVERITY.name: case.severity,
             sa.ESCALATION_STEP.name: case.escalation.step,
             sa.RESPONSE_DUE_AT.name: status.response_due_at,

@@ -54,6 +54,8 @@ class CaseRequest(Contract):
     # Gateway findings the case records (never the redacted text itself).
     phi_redacted: bool = False
     notes: list[str] = []
+    # With payload encryption on, the starter's `hmac:<hex>` of the address: what RequesterEmail indexes.
+    requester_email_key: str | None = Field(default=None, pattern=r"^hmac:[0-9a-f]{64}$")
 
 
 class TimelineEntry(Contract):
@@ -149,6 +151,7 @@ class RequestEmergency(Contract):
 
 class Amend(Contract):
     requester: Requester | None = None
+    requester_email_key: str | None = Field(default=None, pattern=r"^hmac:[0-9a-f]{64}$")
     subject: str | None = None
     description: str | None = None
     time_critical: bool | None = None

@@ -63,6 +63,7 @@ class CaseState(BaseModel):
     channel: str
     severity: int
     requester: Requester
+    requester_email_key: str | None = None
     subject: str | None = None
     description: str | None = None
     time_critical: bool = False
@@ -105,6 +106,11 @@ class CaseState(BaseModel):
     @property
     def paused(self) -> bool:
         return self.state == "waiting_on_customer"
+
+    @property
+    def requester_index(self) -> str | None:
+        """RequesterEmail's value: the address, or its keyed hash when payloads are encrypted."""
+        return self.requester_email_key or ((self.requester.email or "").lower() or None)
 
     def record(self, at: datetime, event: TimelineEvent, **detail: object) -> None:
         self.timeline.append(TimelineEntry(at=at, event=event, detail={k: v for k, v in detail.items() if v is not None}))
@@ -317,6 +323,7 @@ def open_case(case_id: str, request: CaseRequest, loaded: LoadedPolicy, received
         channel=request.channel,
         severity=severity,
         requester=request.requester,
+        requester_email_key=request.requester_email_key,
         subject=request.subject,
         description=request.description,
         time_critical=request.time_critical,
