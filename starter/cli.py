@@ -74,5 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The console script: every command exits through `exit_now`, so no Temporal client thread can abort
+    the process during interpreter teardown (temporalio/sdk-python#300) after the work is done."""
+    from starter.namespace_setup import exit_now
+
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -6,7 +6,7 @@ import argparse
 import json
 from datetime import datetime
 
-from activities.policy import load_tenant_policy, years_around
+from activities.policy import load_tenant_policy, policy_dir, policy_path, years_around
 from workflows.sla import deadlines, target_due
 
 
@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     received_at = aware(args.received_at, "--received-at")
     emergency_at = aware(args.emergency_at, "--emergency-at") if args.emergency_at else None
     first, last = years_around(received_at.date())
+    if not policy_path(args.tenant).is_file():
+        raise UsageError(f"--tenant: no policy for tenant {args.tenant!r} in {policy_dir()}")
     loaded = load_tenant_policy(args.tenant, first, last)
     policy = loaded.policy
     if args.severity not in policy.severities:
