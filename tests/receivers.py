@@ -103,6 +103,8 @@ class HttpReceiver:
 
     Unscripted requests get `default` (200 `{"ok": true}`). `script(path, ...)`
     queues answers for one path, consumed in order, then the default again.
+    `stop()` and then `start()` again serve the same port: in between,
+    connections are refused, as when a real endpoint is down.
     """
 
     def __init__(self, default: Reply | int = Reply(json={"ok": True})):
@@ -141,7 +143,7 @@ class HttpReceiver:
     async def start(self) -> HttpReceiver:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
+        listener.bind(("127.0.0.1", self.port))  # a restarted receiver keeps its port, and the URLs given out
         self.port = listener.getsockname()[1]
         config = uvicorn.Config(
             self._asgi, interface="asgi3", lifespan="off", proxy_headers=False,
