@@ -6,7 +6,7 @@ import argparse
 import json
 from datetime import datetime
 
-from activities.policy import load_tenant_policy, policy_dir, policy_path, years_around
+from activities.policy import load_tenant_policy, policy_path, years_around
 from workflows.sla import deadlines, target_due
 
 
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     emergency_at = aware(args.emergency_at, "--emergency-at") if args.emergency_at else None
     first, last = years_around(received_at.date())
     if not policy_path(args.tenant).is_file():
-        raise UsageError(f"--tenant: no policy for tenant {args.tenant!r} in {policy_dir()}")
+        raise UsageError(f"--tenant: no policy for tenant {args.tenant!r} ({policy_path(args.tenant)} does not exist)")
     loaded = load_tenant_policy(args.tenant, first, last)
     policy = loaded.policy
     if args.severity not in policy.severities:
