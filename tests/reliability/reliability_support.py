@@ -45,6 +45,7 @@ class WorkerProcess:
             if self.process.poll() is not None:
                 raise AssertionError(f"the worker exited with {self.process.returncode}:\n{self.log_since_start()}")
             if time.monotonic() > deadline:
+                self.kill()
                 raise AssertionError(f"the worker did not start polling in {timeout:.0f}s:\n{self.log_since_start()}")
             await asyncio.sleep(0.1)
         return self
