@@ -60,7 +60,7 @@ log = logging.getLogger("supportflow.worker")
 # (models, calendar and SLA math), which would otherwise be re-imported for every case.
 LIBRARIES_PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "zoneinfo")
 # Workflow definitions stay inside the sandbox, which is what catches a stray `datetime.now()` there.
-SANDBOXED_MODULES = frozenset({"workflows.case", "workflows.auditor"})
+SANDBOXED_MODULES = frozenset({"workflows.case", "workflows.case_updates", "workflows.case_escalation", "workflows.auditor"})
 
 
 class SettingsError(ValueError):

@@ -2,16 +2,16 @@
 
 Deadlines are timers; escalation is a ladder of delivery activities. The
 rules of what is legal when live in `workflows/state.py`; this class wires
-them to Temporal: the clock loop, the updates, the ladders and deliveries.
+them to Temporal: the clock loop reads top to bottom here, the updates live
+in `case_updates.py`, the ladders and deliveries in `case_escalation.py`.
 """
 
-
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -19,43 +19,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows import messages, metrics
     from workflows import search_attributes as sa
     from workflows.calendar import BusinessCalendar
-    from workflows.contracts import (
-        Acknowledge,
-        Amend,
-        ApplyPolicy,
-        Assign,
-        CaseRequest,
-        CaseStatus,
-        Close,
-        Comment,
-        Delivery,
-        DeliveryResult,
-        Pause,
-        ProvideWorkaround,
-        Reopen,
-        RequestEmergency,
-        RequestEscalation,
-        Resolve,
-        Respond,
-        Resume,
-        SetSeverity,
-        TargetName,
-    )
-    from workflows.delivery_policy import (
-        DELIVER_ACTIVITY,
-        DELIVERY_RETRY,
-        DELIVERY_SCHEDULE_TO_CLOSE,
-        DELIVERY_START_TO_CLOSE,
-        delivery_failure,
-    )
+    from workflows.case_escalation import CaseEscalation
+    from workflows.case_updates import CaseUpdates
+    from workflows.contracts import CaseRequest, CaseStatus, Comment
     from workflows.ladder import LadderRun
-    from workflows.policy import ASSIGNEE, LadderName, LoadedPolicy, LoadPolicyRequest, Step, When
-    from workflows.state import Alarm, CaseState, PausedSpan, capped, field_value, is_given, lateness, open_case
-    from workflows.sla import target_due
+    from workflows.policy import LoadedPolicy, LoadPolicyRequest
+    from workflows.state import Alarm, CaseState, capped, lateness, open_case
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
-STOPPED = "cancelled: the ladder stopped"
-CLOSED = "cancelled: the case closed"
 CLOSE_GRACE = timedelta(minutes=1)
 # workflow.patched ids: each guards a change that running cases' histories must still replay through.
 BOUNDED_CLOSE = "close-waits-at-most-a-minute-for-deliveries"
@@ -64,14 +35,6 @@ POLICY_LOAD = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=["UnknownTenant", "InvalidPolicy"]),
 )
-RESPONSE_LADDERS: tuple[LadderName, ...] = ("response_warning", "response_breach", "emergency_intake")
-RESOLUTION_LADDERS: tuple[LadderName, ...] = ("resolution_warning", "resolution_breach")
-
-
-def rejected(reason: str | None) -> None:
-    """Reject an update with the sentence the caller sees; the case stays untouched."""
-    if reason:
-        raise ApplicationError(reason, type="UpdateRejected", non_retryable=True)
 
 
 def as_request(request: CaseRequest | dict) -> CaseRequest:
@@ -87,7 +50,7 @@ def as_request(request: CaseRequest | dict) -> CaseRequest:
 
 
 @workflow.defn(name="SupportCase")
-class SupportCaseWorkflow:
+class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
     """One support case. Deadlines are timers; escalation is a ladder of activities."""
 
     def __init__(self) -> None:
@@ -231,426 +194,7 @@ class SupportCaseWorkflow:
         except asyncio.TimeoutError:
             pass
 
-    # --- ladders ---------------------------------------------------------------
-
-    def start_ladder(self, name: str) -> None:
-        case = self.case
-        ladder = case.policy.escalations.get(name)  # type: ignore[call-overload]
-        if ladder is None:
-            return
-        if name in self.ladders:
-            case.record(workflow.now(), "ladder_started", ladder=name, ignored="already running")
-            return
-        case.ladder_runs[name] = case.ladder_runs.get(name, 0) + 1
-        run = LadderRun(self, name, ladder, case.ladder_runs[name])
-        self.ladders[name] = run
-        escalation = case.escalation
-        escalation.ladder, escalation.step, escalation.round = name, 0, 0  # type: ignore[assignment]
-        escalation.outcome, escalation.acknowledged_by = None, None
-        escalation.running.append(name)  # type: ignore[arg-type]
-        case.record(workflow.now(), "ladder_started", ladder=name, run=run.run)
-        run.task = asyncio.create_task(run.climb())
-        self.changed = True
-
-    def stop_ladders(self, names, outcome: str) -> None:
-        for name in list(names):
-            run = self.ladders.get(name)
-            if run is not None:
-                self.end_ladder(run, outcome)
-                if run.task is not None:
-                    run.task.cancel()
-
-    def end_ladder(self, run: LadderRun, outcome: str) -> None:
-        case = self.case
-        self.ladders.pop(run.name, None)
-        escalation = case.escalation
-        escalation.running.remove(run.name)  # type: ignore[arg-type]
-        case.record(workflow.now(), "ladder_ended", ladder=run.name, run=run.run, outcome=outcome, step=run.step, round=run.round)
-        if escalation.running:
-            latest = self.ladders[escalation.running[-1]]
-            escalation.ladder, escalation.step, escalation.round = latest.name, latest.step, latest.round  # type: ignore[assignment]
-        else:
-            escalation.ladder, escalation.step, escalation.outcome = run.name, 0, outcome  # type: ignore[assignment]
-        self.changed = True
-
-    # LadderHost: what a running ladder asks of its case.
-
-    def rotation(self, name: str) -> list[str] | None:
-        return self.case.policy.rotations.get(name)
-
-    def when_holds(self, when: When) -> bool:
-        case = self.case
-        open_now = self.calendar.is_open(workflow.now())
-        tests = [
-            when.after_hours is None or when.after_hours == (not open_now),
-            when.business_hours is None or when.business_hours == open_now,
-            when.new_installation is None or when.new_installation == case.new_installation,
-            when.time_critical is None or when.time_critical == case.time_critical,
-            when.severity is None or case.severity in when.severity,
-            when.channel is None or case.channel in when.channel,
-        ]
-        return all(tests)
-
-    def step_reached(self, run: LadderRun, skipped: bool) -> None:
-        case = self.case
-        case.record(workflow.now(), "step_skipped" if skipped else "step_started", ladder=run.name, step=run.step, round=run.round)
-        metrics.ladder_step(case.policy.tenant, run.name, skipped)
-        if case.escalation.running and case.escalation.running[-1] == run.name:
-            case.escalation.step, case.escalation.round = run.step, run.round
-        self.changed = True
-
-    def exhausted(self, run: LadderRun) -> None:
-        self.end_ladder(run, "exhausted")
-
-    def page(self, run: LadderRun, step: Step, contact_id: str) -> list[asyncio.Task[None]]:
-        case = self.case
-        if contact_id == ASSIGNEE:
-            contact_id = case.assignee or ""
-        contact = case.policy.contacts.get(contact_id)
-        if contact is None:
-            case.record(workflow.now(), "notification_failed", ladder=run.name, step=run.step, round=run.round,
-                        contact=contact_id or ASSIGNEE, attempts=0,
-                        last_error=f"{contact_id or 'nobody'} is not a contact in the policy (the case has no assignee to page)")  # fmt: skip
-            return []
-        due = self.ladder_due(run.name)
-        text = messages.page_text(case, run.name, run.step, run.round, due)
-        return [
-            self.send(
-                Delivery(
-                    case_id=case.case_id, tenant=case.policy.tenant, ladder=run.name, run=run.run, step=run.step,
-                    round=run.round, contact=contact_id, channel=channel, address=address,
-                    case_channel=case.channel, subject=messages.summary_line(case), message=text,
-                    idempotency_key=f"{case.case_id}:{run.name}:{run.run}:{run.round}:{run.step}:{contact_id}:{channel}",
-                )  # fmt: skip
-            )
-            for channel in step.via
-            if (address := contact.address(channel))
-        ]
-
-    def ladder_due(self, ladder: str) -> datetime | None:
-        """The deadline a page is about, for its text."""
-        case, clock = self.case, ladder.split("_")[0]
-        if clock == "response":
-            return case.response_due_at(self.calendar)
-        if clock == "resolution":
-            return case.resolution_due_at(self.calendar)
-        return case.emergency_due_at if clock == "emergency" else None
-
-    # --- deliveries ------------------------------------------------------------
-
-    def requester_channel(self) -> str | None:
-        requester = self.case.requester
-        return "email" if requester.email else "sms" if requester.phone else None
-
-    def tell_requester(self, ladder: str, step: int, text: str) -> None:
-        case = self.case
-        channel = self.requester_channel()
-        if channel is None:
-            return
-        address = case.requester.email if channel == "email" else case.requester.phone
-        if ladder == "requester_reply":
-            case.replies_sent += 1
-        run = case.replies_sent if ladder == "requester_reply" else 0
-        self.send(
-            Delivery(
-                case_id=case.case_id, tenant=case.policy.tenant, ladder=ladder, run=run, step=step, round=0,
-                contact="requester", channel=channel, address=address, case_channel=case.channel,
-                subject=f"[{case.case_id}] {case.subject or case.policy.display_name}", message=text,
-                idempotency_key=f"{case.case_id}:{ladder}:{run}:0:{step}:requester:{channel}",
-            )  # fmt: skip
-        )
-
-    def send(self, delivery: Delivery) -> asyncio.Task[None]:
-        task = asyncio.create_task(self.deliver(delivery))
-        self.deliveries.add(task)
-        task.add_done_callback(self.deliveries.discard)
-        return task
-
-    async def deliver(self, delivery: Delivery) -> None:
-        where = dict(ladder=delivery.ladder, step=delivery.step, round=delivery.round,
-                     contact=delivery.contact, channel=delivery.channel)  # fmt: skip
-        try:
-            result = await workflow.execute_activity(
-                DELIVER_ACTIVITY,
-                delivery,
-                result_type=DeliveryResult,
-                schedule_to_close_timeout=DELIVERY_SCHEDULE_TO_CLOSE,
-                start_to_close_timeout=DELIVERY_START_TO_CLOSE,
-                retry_policy=DELIVERY_RETRY,
-                summary=f"{delivery.channel} to {delivery.contact}: {delivery.ladder} step {delivery.step}",
-            )
-            self.case.record(workflow.now(), "notification_sent", **where, attempts=result.attempts)
-        except ActivityError as failure:
-            if isinstance(failure.cause, CancelledError):
-                self.case.record(workflow.now(), "notification_failed", **where, last_error=self.why_cancelled())
-            else:
-                attempts, last_error = delivery_failure(failure)
-                self.case.record(workflow.now(), "notification_failed", **where, attempts=attempts, last_error=last_error)
-        except asyncio.CancelledError:
-            self.case.record(workflow.now(), "notification_failed", **where, last_error=self.why_cancelled())
-        self.changed = True
-
-    def why_cancelled(self) -> str:
-        return CLOSED if self.case.state == "closed" else STOPPED
-
-    # --- the updates -----------------------------------------------------------
-
-    async def ready(self) -> CaseState:
-        await workflow.wait_condition(lambda: self.case is not None)
-        return self.case
-
-    async def let_ladders_take_their_first_step(self) -> None:
-        """So the status an update returns already shows step 1 (a bare yield: no timer, deterministic)."""
-        await asyncio.sleep(0)
-
-    def changed_status(self) -> CaseStatus:
-        self.act_on_due_alarms()
-        self.changed = True
-        return self.status()
-
-    def meet_first_response(self) -> None:
-        case = self.case
-        if case.responded_at is None:
-            case.responded_at = workflow.now()
-            self.stop_ladders(RESPONSE_LADDERS, "responded")
-
-    def end_pause(self, why: str = "waiting_on_customer") -> float:
-        """Close the open paused span; the clock's credit is recomputed from the spans."""
-        for span in self.case.pauses:
-            if span.end is None and span.why == why:
-                span.end = workflow.now()
-                return (span.end - span.start).total_seconds()
-        return 0.0
-
-    @workflow.update
-    async def respond(self, args: Respond) -> CaseStatus:
-        case = await self.ready()
-        rejected(case.refuse_respond())
-        first = case.responded_at is None
-        self.meet_first_response()
-        if case.state == "open":
-            case.state = "responded"
-        case.record(workflow.now(), "responded", by=args.by, first_response=first, message=capped(args.message))
-        if args.message:
-            self.tell_requester("requester_reply", 0, messages.reply_text(case, args.message))
-        return self.changed_status()
-
-    @respond.validator
-    def validate_respond(self, args: Respond) -> None:
-        rejected(self.case and self.case.refuse_respond())
-
-    @workflow.update
-    async def acknowledge(self, args: Acknowledge) -> CaseStatus:
-        case = await self.ready()
-        rejected(case.refuse_acknowledge())
-        running = list(case.escalation.running)
-        self.stop_ladders(running, "acknowledged")
-        case.escalation.acknowledged_by = args.by
-        case.record(workflow.now(), "acknowledged", by=args.by, ladders=running)
-        return self.changed_status()
-
-    @acknowledge.validator
-    def validate_acknowledge(self, args: Acknowledge) -> None:
-        rejected(self.case and self.case.refuse_acknowledge())
-
-    @workflow.update
-    async def assign(self, args: Assign) -> CaseStatus:
-        case = await self.ready()
-        rejected(case.refuse_assign())
-        case.assignee = args.to
-        case.record(workflow.now(), "assigned", to=args.to)
-        return self.changed_status()
-
-    @assign.validator
-    def validate_assign(self, args: Assign) -> None:
-        rejected(self.case and self.case.refuse_assign())
-
-    @workflow.update
-    async def set_severity(self, args: SetSeverity) -> CaseStatus:
-        case = await self.ready()
-        rejected(case.refuse_set_severity(args.severity))
-        before = case.severity
-        case.severity = args.severity
-        case.pass_over_warnings_behind(workflow.now(), self.calendar)
-        case.record(workflow.now(), "severity_changed", **{"from": before, "to": args.severity}, reason=args.reason)
-        return self.changed_status()
-
-    @set_severity.validator
-    def validate_set_severity(self, args: SetSeverity) -> None:
-        rejected(self.case and self.case.refuse_set_severity(args.severity))
-
-    @workflow.update
-    async def pause(self, args: Pause) -> CaseStatus:
-        case = await self.ready()
-        rejected(case.refuse_pause())
-        case.state_before_pause, case.state = case.state, "waiting_on_customer"
-        case.pauses.append(PausedSpan(start=workflow.now()))
-        case.record(workflow.now(), "paused", reason=args.reason)
-        return self.changed_status()
-
-    @pause.validator
-    def validate_pause(self, args: Pause) -> None:
-        rejected(self.case and self.case.refuse_pause())
-
-    @workflow.update
-    async def resume(self, args: Resume) -> CaseStatus:
-        case = await self.ready()
-        rejected(case.refuse_resume())
-        self.resume_from_pause("resumed by an engineer")
-        return self.changed_status()
-
-    @resume.validator
-    def validate_resume(self, args: Resume) -> None:
-        rejected(self.case and self.case.refuse_resume())
-
-    def resume_from_pause(self, why: str) -> None:
-        case = self.case
-        paused_seconds = self.end_pause()
-        case.state, case.state_before_pause = case.state_before_pause or "responded", None
-        case.record(workflow.now(), "resumed", why=why, paused_seconds=paused_seconds)
-
-    @workflow.update
-    async def provide_workaround(self, args: ProvideWorkaround) -> CaseStatus:
-        case = await self.ready()
-        rejected(case.refuse_provide_workaround())
-        now = workflow.now()
-        self.meet_first_response()
-        if case.paused:
-            self.end_pause()
-            case.state_before_pause = None
-        case.state, case.workaround_at = "workaround_provided", now
-        target = case.level.resolution
-        meets = False
-        if target and target.workaround_stops_clock:
-            meets = "resolution" not in case.breaches and now < case.resolution_due_at(self.calendar)
-            case.resolution_met_by_workaround = case.resolution_met_by_workaround or meets
-            self.stop_ladders(RESOLUTION_LADDERS, "resolved")
-        case.record(now, "workaround_provided", by=args.by, kind=args.kind,
-                    description=capped(args.description), meets_resolution_target=meets)  # fmt: skip
-        return self.changed_status()
-
-    @provide_workaround.validator
-    def validate_provide_workaround(self, args: ProvideWorkaround) -> None:
-        rejected(self.case and self.case.refuse_provide_workaround())
-
-    @workflow.update
-    async def request_escalation(self, args: RequestEscalation) -> CaseStatus:
-        case = await self.ready()
-        rejected(case.refuse_request_escalation())
-        if args.new_installation is not None:
-            case.new_installation = args.new_installation
-        case.record(workflow.now(), "escalation_requested", reason=capped(args.reason), new_installation=case.new_installation)
-        self.start_ladder("customer_escalation")
-        await self.let_ladders_take_their_first_step()
-        return self.changed_status()
-
-    @request_escalation.validator
-    def validate_request_escalation(self, args: RequestEscalation) -> None:
-        rejected(self.case and self.case.refuse_request_escalation())
-
-    @workflow.update
-    async def request_emergency(self, args: RequestEmergency) -> CaseStatus:
-        case = await self.ready()
-        rejected(case.refuse_request_emergency())
-        now = workflow.now()
-        case.emergency_requested_at = now
-        case.emergency_due_at = target_due(case.level.emergency, self.calendar, now)
-        case.record(now, "emergency_requested", reason=capped(args.reason), due_at=case.emergency_due_at.isoformat())
-        self.start_ladder("emergency_request")
-        await self.let_ladders_take_their_first_step()
-        return self.changed_status()
-
-    @request_emergency.validator
-    def validate_request_emergency(self, args: RequestEmergency) -> None:
-        rejected(self.case and self.case.refuse_request_emergency())
-
-    @workflow.update
-    async def amend(self, args: Amend) -> CaseStatus:
-        case = await self.ready()
-        rejected(case.refuse_amend())
-        given = args.model_dump(exclude_none=True, exclude={"requester"})
-        for name, value in given.items():
-            setattr(case, name, value)
-        if args.requester is not None:
-            new = args.requester.model_dump(exclude_none=True)
-            case.requester = case.requester.model_copy(update=new)
-            given |= {f"requester.{name}": value for name, value in new.items()}
-        case.missing = [field for field in case.missing if not is_given(field_value(case, field))]
-        case.record(workflow.now(), "amended", fields=sorted(given), still_missing=case.missing or None)
-        return self.changed_status()
-
-    @amend.validator
-    def validate_amend(self, args: Amend) -> None:
-        rejected(self.case and self.case.refuse_amend())
-
-    @workflow.update
-    async def resolve(self, args: Resolve) -> CaseStatus:
-        case = await self.ready()
-        rejected(case.refuse_resolve())
-        now = workflow.now()
-        self.meet_first_response()
-        self.stop_ladders(list(self.ladders), "resolved")
-        if case.paused:
-            self.end_pause()
-        case.state, case.state_before_pause, case.resolved_at = "resolved", None, now
-        if case.emergency_due_at and case.emergency_met_at is None:
-            case.emergency_met_at = now
-        case.pauses.append(PausedSpan(start=now, why="resolved"))
-        case.record(now, "resolved", by=args.by, resolution=capped(args.resolution))
-        self.tell_requester("requester_reply", 0, messages.reply_text(case, f"Resolved: {args.resolution}"))
-        return self.changed_status()
-
-    @resolve.validator
-    def validate_resolve(self, args: Resolve) -> None:
-        rejected(self.case and self.case.refuse_resolve())
-
-    @workflow.update
-    async def reopen(self, args: Reopen) -> CaseStatus:
-        case = await self.ready()
-        rejected(case.refuse_reopen())
-        resolved_seconds = self.end_pause("resolved")
-        case.state = "responded" if case.responded_at else "open"
-        case.resolved_at = None
-        case.record(workflow.now(), "reopened", reason=capped(args.reason), resolved_seconds=resolved_seconds)
-        return self.changed_status()
-
-    @reopen.validator
-    def validate_reopen(self, args: Reopen) -> None:
-        rejected(self.case and self.case.refuse_reopen())
-
-    @workflow.update
-    async def close(self, args: Close) -> CaseStatus:
-        case = await self.ready()
-        rejected(case.refuse_close(args.reason))
-        self.close_case(args.reason)
-        return self.changed_status()
-
-    @close.validator
-    def validate_close(self, args: Close) -> None:
-        rejected(self.case and self.case.refuse_close(args.reason))
-
-    def close_case(self, reason: str | None) -> None:
-        case = self.case
-        self.stop_ladders(list(self.ladders), "resolved")
-        if case.paused:
-            self.end_pause()
-        case.state, case.closed_at = "closed", workflow.now()
-        case.record(workflow.now(), "closed", reason=reason)
-        self.changed = True
-
-    @workflow.update
-    async def apply_policy(self, args: ApplyPolicy) -> CaseStatus:
-        case = await self.ready()
-        rejected(case.refuse_apply_policy(args.policy))
-        case.loaded = args.policy
-        self.calendar = args.policy.business_calendar()
-        case.pass_over_warnings_behind(workflow.now(), self.calendar)
-        case.record(workflow.now(), "policy_applied", display_name=args.policy.policy.display_name)
-        return self.changed_status()
-
-    @apply_policy.validator
-    def validate_apply_policy(self, args: ApplyPolicy) -> None:
-        rejected(self.case and self.case.refuse_apply_policy(args.policy))
+    # --- comments and the status query -----------------------------------------
 
     @workflow.signal
     def comment(self, args: Comment) -> None:
