@@ -21,6 +21,7 @@ self-hosted cluster and Temporal Cloud.
 | `SUPPORTFLOW_METRICS_PORT` | unset | serve Prometheus metrics on this port |
 | `SUPPORTFLOW_METRICS_HOST` | `127.0.0.1` | the metrics bind address; `0.0.0.0` when a scraper runs in another container |
 | `SUPPORTFLOW_LOG_LEVEL` | `INFO` | |
+| `SUPPORTFLOW_ENCRYPTION_KEY` | unset | `id:base64[,…]`: encrypt payloads (starter/encryption.py); the first key encrypts, every listed key decrypts |
 
 At start the worker lists the namespace's search attributes and exits,
 naming any contract attribute that is missing or has the wrong type: a case
@@ -44,7 +45,7 @@ from typing import Any
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client, TLSConfig
-from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
@@ -52,7 +53,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from workflows import search_attributes
 
-from starter import logs  # noqa: E402
+from starter import encryption, logs  # noqa: E402
 
 log = logging.getLogger("supportflow.worker")
 
@@ -89,6 +90,7 @@ class WorkerSettings:
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"
+    encryption: encryption.Keyring | None = None
 
     @property
     def tls(self) -> bool:
@@ -144,6 +146,13 @@ def _log_level(name: str, value: str) -> str:
     return value.upper()
 
 
+def _keyring(name: str, value: str) -> encryption.Keyring:
+    try:
+        return encryption.parse_keyring(value)
+    except encryption.EncryptionKeyError as problem:
+        raise SettingsError(str(problem)) from None
+
+
 # (WorkerSettings field, environment variable, parser); an unset or empty variable keeps the default.
 ENVIRONMENT: tuple[tuple[str, str, Callable[[str, str], Any]], ...] = (
     ("address", "TEMPORAL_ADDRESS", _text),
@@ -162,6 +171,7 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str, str], Any]], ...] = (
     ("metrics_port", "SUPPORTFLOW_METRICS_PORT", _port),
     ("metrics_host", "SUPPORTFLOW_METRICS_HOST", _text),
     ("log_level", "SUPPORTFLOW_LOG_LEVEL", _log_level),
+    ("encryption", encryption.VARIABLE, _keyring),
 )
 
 
@@ -220,7 +230,7 @@ async def connect(settings: WorkerSettings, runtime: Runtime | None = None) -> C
         namespace=settings.namespace,
         api_key=settings.api_key,
         tls=tls,
-        data_converter=pydantic_data_converter,
+        data_converter=encryption.data_converter(settings.encryption),
         runtime=runtime,
     )
 

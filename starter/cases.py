@@ -1,5 +1,10 @@
 """Opening a case from any Temporal client in this repo (gateway, CLI, demo):
-the contract's workflow id, duplicate handling, summary and search attributes."""
+the contract's workflow id, duplicate handling, summary and search attributes.
+
+With payload encryption on (the client's codec holds the keys), the
+requester's address is indexed as `hmac:<hex>` both here and by the
+workflow, which upserts the `requester_email_key` the request carries.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,9 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.policy import read_policy_file, policy_path
+from starter.encryption import keyring_of, requester_email_key
 from workflows import search_attributes as sa
-from workflows.contracts import CaseRequest, CaseStatus
+from workflows.contracts import Amend, CaseRequest, CaseStatus
 from workflows.policy import Policy
 
 
@@ -47,8 +53,8 @@ def initial_search_attributes(request: CaseRequest, policy: Policy) -> TypedSear
         SearchAttributePair(sa.ESCALATION_STEP, 0),
         SearchAttributePair(sa.SLA_BREACHED, False),
     ]
-    if request.requester.email:
-        pairs.append(SearchAttributePair(sa.REQUESTER_EMAIL, request.requester.email.lower()))
+    if request.requester_email_key or request.requester.email:
+        pairs.append(SearchAttributePair(sa.REQUESTER_EMAIL, request.requester_email_key or request.requester.email.lower()))
     return TypedSearchAttributes(pairs)
 
 
@@ -62,6 +68,7 @@ class Opened:
 async def start_case(client: Client, request: CaseRequest, policy: Policy | None = None) -> Opened:
     """Start `SupportCase`, or find the case this source id already opened."""
     policy = policy or read_policy_file(policy_path(request.tenant))
+    request = with_requester_email_key(client, request)
     workflow_id = case_id(request)
     try:
         handle = await client.start_workflow(
@@ -78,3 +85,14 @@ async def start_case(client: Client, request: CaseRequest, policy: Policy | None
         return Opened(workflow_id, False, handle)
     except WorkflowAlreadyStartedError:
         return Opened(workflow_id, True, client.get_workflow_handle(workflow_id, result_type=CaseStatus))
+
+
+def with_requester_email_key(client: Client, args: CaseRequest | Amend) -> CaseRequest | Amend:
+    """`args` carrying the keyed hash of its requester address when `client` encrypts; unchanged otherwise.
+
+    An amend without a new address keeps the case's hash (the workflow ignores a None)."""
+    keyring = keyring_of(client)
+    if keyring is None:
+        return args
+    email = args.requester.email if args.requester else None
+    return args.model_copy(update={"requester_email_key": requester_email_key(email, keyring)})

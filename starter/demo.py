@@ -167,7 +167,7 @@ def describe(outcomes: list[DemoOutcome]) -> str:
 
 async def open_demo_on(address: str, namespace: str) -> str:
     """What `supportflow up --demo` runs once everything is ready: the demo cases, described for the terminal."""
-    from temporalio.contrib.pydantic import pydantic_data_converter
+    from starter.encryption import data_converter
 
-    client = await Client.connect(address, namespace=namespace, data_converter=pydantic_data_converter)
+    client = await Client.connect(address, namespace=namespace, data_converter=data_converter())
     return describe(await open_demo_cases(client))

@@ -23,6 +23,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from starter.devserver import DevServer, DevServerError, PortInUseError, port_is_free
+from starter.encryption import EncryptionKeyError, keyring_from_env
 from starter.processes import ChildProcess
 
 GRPC_PORT = 7233
@@ -49,7 +50,13 @@ def run(args) -> int:
 
 
 async def up(data_dir: Path, *, port: int = GRPC_PORT, ui_port: int = UI_PORT, demo: bool = False) -> int:
-    server = DevServer(data_dir, port=port, ui_port=ui_port)
+    try:
+        # With payloads encrypted, the web UI decodes them through the gateway's codec routes.
+        codec_endpoint = f"{public_url()}/codec" if keyring_from_env() else None
+    except EncryptionKeyError as problem:
+        print(f"supportflow up: {problem}", file=sys.stderr)
+        return 2
+    server = DevServer(data_dir, port=port, ui_port=ui_port, ui_codec_endpoint=codec_endpoint)
     services: list[Service] = []
     interrupted = _stop_on_signals()
     try:
@@ -106,14 +113,24 @@ def gateway_service(server: DevServer, data_dir: Path) -> Service | None:
     key, key_file = dev_api_key(data_dir)
     env = _child_env(server)
     env["SUPPORTFLOW_API_KEYS"] = ",".join(filter(None, [env.get("SUPPORTFLOW_API_KEYS", "").strip(), f"{key}=intake+operate+admin"]))
+    if server.ui_port:
+        env.setdefault("SUPPORTFLOW_UI_ORIGIN", f"http://{GATEWAY_HOST}:{server.ui_port},http://localhost:{server.ui_port}")
     command = [sys.executable, "-m", "starter.cli", "gateway", "--host", GATEWAY_HOST, "--port", str(port)]
     process = ChildProcess("gateway", command, data_dir / "logs" / "gateway.log", env)
     urls = [("gateway", f"{url}/docs"), ("API key", f"{key} (every scope; kept in {key_file})")]
+    if server.ui_codec_endpoint:
+        urls.append(("codec", f"{server.ui_codec_endpoint}/login?key={key} (open once in the browser that shows the UI, "
+                              "then include cross-origin credentials in the UI's codec server settings)"))
     return Service(process, lambda: _gateway_healthy(url, process), urls)
 
 
 def gateway_url() -> str:
     return f"http://{GATEWAY_HOST}:{os.environ.get('SUPPORTFLOW_GATEWAY_PORT') or GATEWAY_PORT}"
+
+
+def public_url() -> str:
+    """The gateway as browsers reach it: SUPPORTFLOW_PUBLIC_URL, or the gateway `up` runs."""
+    return (os.environ.get("SUPPORTFLOW_PUBLIC_URL") or gateway_url()).rstrip("/")
 
 
 def dev_api_key(data_dir: Path) -> tuple[str, Path]:

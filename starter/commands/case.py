@@ -16,7 +16,7 @@ from starter.commands.case_updates import UPDATES, UpdateCommand
 from starter.commands.connection import CommandFailed, case_status, connect_client, run, signal_case, update_case
 from starter.commands.model_options import ModelOptions, OptionError, add_model_options
 from starter.commands.status_view import escalation_line, render, tenant_zone, when
-from workflows.contracts import CaseRequest, CaseStatus, Comment
+from workflows.contracts import Amend, CaseRequest, CaseStatus, Comment
 
 # Gateway findings: an operator opening a case by hand has none to report.
 NOT_FROM_OPERATORS = ("phi_redacted", "notes")
@@ -105,8 +105,13 @@ async def send_comment(options: ModelOptions[Comment], args: argparse.Namespace)
 
 
 async def send_update(verb: UpdateCommand, options: ModelOptions, args: argparse.Namespace) -> int:
+    from starter.cases import with_requester_email_key
+
     update = _built(options, args)
-    status = await update_case(await connect_client(), args.case_id, verb.update, update, verb.command)
+    client = await connect_client()
+    if isinstance(update, Amend):
+        update = with_requester_email_key(client, update)  # a new address is indexed as its keyed hash when encrypting
+    status = await update_case(client, args.case_id, verb.update, update, verb.command)
     print(status.model_dump_json(indent=2) if args.json else outcome_line(verb, status))
     return 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from starter.gateway import ack, case_routes, intake_routes, portal
+from starter.gateway import ack, case_routes, codec, intake_routes, portal
 from starter.gateway.errors import install_error_handlers
 from starter.gateway.limits import BodyLimit
 from starter.gateway.responses import Health
@@ -18,9 +18,10 @@ from starter.gateway.temporal import ClientFactory, Temporal, client_from_enviro
 
 DESCRIPTION = """Support cases as durable Temporal workflows.
 
-Every route but `/healthz`, the portal and `/v1/ack/{token}` needs `Authorization: Bearer <key>`, a key from
-`SUPPORTFLOW_API_KEYS` holding the route's scope: **intake** (open cases, comment, read one case),
-**operate** (read everything, every update) or **admin** (everything, including portal links).
+Every route but `/healthz`, the portal, `/v1/ack/{token}` and the codec login needs `Authorization: Bearer <key>`,
+a key from `SUPPORTFLOW_API_KEYS` holding the route's scope: **intake** (open cases, comment, read one case),
+**operate** (read everything, every update, the codec) or **admin** (everything, including portal links).
+The codec routes also take the cookie `GET /codec/login` sets, for the Temporal web UI.
 
 Errors are JSON `{"error": "..."}`; a 422 also lists `fields: [{field, problem}]`.
 """
@@ -32,7 +33,9 @@ def create_app(client_factory: ClientFactory = client_from_environment, settings
     app.state.temporal = Temporal(client_factory)
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
-    for router in (intake_routes.router, case_routes.router, ack.router, portal.links, portal.pages):
+    app.add_middleware(codec.CodecCors, origins=app.state.settings.ui_origins)
+    codec.hide_credentials_in_access_log()
+    for router in (intake_routes.router, case_routes.router, ack.router, portal.links, portal.pages, codec.router):
         app.include_router(router)
 
     @app.get("/healthz", response_model=Health, tags=["health"], responses={503: {"model": Health}})

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
 from temporalio.service import RPCError, RPCStatusCode
 
+from starter.cases import with_requester_email_key
 from starter.fleet import FilterError, fleet_query, summary
 from starter.gateway import temporal
 from starter.gateway.auth import OPERATE, READ_ONE, require
@@ -115,6 +116,9 @@ def _update_route(name: str, model: type[BaseModel]) -> None:
 
     async def run(case_id: CaseId, http: Request, args: model = Body(default_factory=model) if optional else Body()) -> CaseStatus:  # type: ignore[valid-type]
         client = await http.app.state.temporal.client()
+        if isinstance(args, Amend):
+            # The address's index is the gateway's to compute (a keyed hash when payloads are encrypted), never the caller's.
+            args = with_requester_email_key(client, args.model_copy(update={"requester_email_key": None}))
         return await temporal.run_update(client, case_id, name, redact_free_text(case_id, args))
 
     run.__name__ = f"update_{name}"

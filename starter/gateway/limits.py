@@ -12,6 +12,9 @@ import json
 BODY_LIMIT = 1024 * 1024
 EMAIL_LIMIT = 25 * 1024 * 1024
 EMAIL_PATH = "/v1/intake/email"
+# The codec carries Temporal payloads (up to 2 MB each), base64-encoded.
+CODEC_LIMIT = 8 * 1024 * 1024
+CODEC_PATHS = ("/codec/decode", "/codec/encode")
 
 
 class BodyLimit:
@@ -21,7 +24,7 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = EMAIL_LIMIT if scope["path"] == EMAIL_PATH else BODY_LIMIT
+        limit = EMAIL_LIMIT if scope["path"] == EMAIL_PATH else CODEC_LIMIT if scope["path"] in CODEC_PATHS else BODY_LIMIT
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             return await _too_large(send, limit)

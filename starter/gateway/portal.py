@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import Client
 
 from activities import signing
+from starter.encryption import keyring_of, requester_email_keys
 from starter.gateway import temporal
 from starter.gateway.auth import ADMIN
 from starter.gateway.errors import Conflict, GatewayError, NotFound
@@ -105,9 +106,12 @@ async def _own_cases(client: Client, session: Session) -> list[CaseStatus]:
     if '"' in session.email or "\\" in session.email:  # never issued: links refuse such addresses
         return []
     quote = '"' if "'" in session.email else "'"  # o'brien@clinic.example
+    # With encryption on, RequesterEmail holds the address's keyed hash, one per listed key (cases opened before
+    # a rotation keep the older key's), and the address itself is never sent to Temporal.
+    indexed = requester_email_keys(session.email, keyring_of(client)) or [session.email]
     query = (
         f"WorkflowType = 'SupportCase' AND {sa.CASE_TENANT.name} = '{session.tenant}' "
-        f"AND {sa.REQUESTER_EMAIL.name} = {quote}{session.email}{quote}"
+        f"AND {sa.REQUESTER_EMAIL.name} IN ({', '.join(f'{quote}{value}{quote}' for value in indexed)})"
     )
     ids = [execution.id async for execution in client.list_workflows(query, limit=LISTED)]
     found = await asyncio.gather(*(_own_case(client, session, case_id) for case_id in ids), return_exceptions=True)
