@@ -24,6 +24,16 @@ from workflows.policy import LoadedPolicy, LoadPolicyRequest, Policy
 NAME_CHECK_YEARS = range(2015, 2041)
 
 
+class PolicyLoader(yaml.SafeLoader):
+    """Safe YAML that leaves dates as text, so pydantic names the field of an impossible one (2027-02-30)."""
+
+
+PolicyLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 class PolicyError(ValueError):
     """A policy file that cannot be used, with every problem as `field.path: problem`."""
 
@@ -52,9 +62,12 @@ def read_policy_file(path: str | Path) -> Policy:
 
 def parse_policy(text: str, source: str) -> Policy:
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=PolicyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as problem:
         raise PolicyError(source, [("(yaml)", str(problem).replace("\n", " "))]) from None
+    except (ValueError, TypeError, AttributeError, RecursionError, OverflowError) as problem:
+        # PyYAML's constructors raise these for values such as 2027-02-30 or `!!int abc`.
+        raise PolicyError(source, [("(yaml)", f"{type(problem).__name__}: {problem}"[:300])]) from None
     if not isinstance(raw, dict):
         raise PolicyError(source, [("(file)", "a policy file must be a YAML mapping")])
     try:

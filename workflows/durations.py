@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 DURATION = re.compile(r"^(?:[1-9][0-9]*(?:m|h|d)|0m)$")
+LONGEST = timedelta(days=3650)
 UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 
 
@@ -13,6 +14,8 @@ def parse_duration(text: str, *, allow_zero: bool = False) -> timedelta:
         raise ValueError(f"{text!r} is not a duration like 30m, 4h or 2d")
     if text == "0m" and not allow_zero:
         raise ValueError("a duration must be longer than 0m here")
+    if len(text) > 8 or int(text[:-1]) * UNIT[text[-1]] > LONGEST:
+        raise ValueError(f"{text!r} is longer than a support promise can be (at most 3650d)")
     return int(text[:-1]) * UNIT[text[-1]]
 
 

@@ -12,7 +12,7 @@ from starter.gateway.policies import tenant_policy
 from starter.gateway.temporal import tenant_of
 from starter.intake import redact
 
-FREE_TEXT = ("text", "message", "description", "resolution", "reason", "subject")
+FREE_TEXT = ("text", "message", "description", "resolution", "reason", "subject", "worked_with", "existing_case")
 Args = TypeVar("Args", bound=BaseModel)
 
 

@@ -84,10 +84,18 @@ def redact(text: str) -> tuple[str, int]:
     return text, count
 
 
+REQUEST_FREE_TEXT = ("subject", "description", "worked_with", "existing_case")
+
+
 def redact_request(request: CaseRequest) -> CaseRequest:
-    """Subject and description redacted; `phi_redacted` set when anything was removed."""
-    subject, in_subject = redact(request.subject) if request.subject is not None else (None, 0)
-    description, in_description = redact(request.description) if request.description is not None else (None, 0)
-    if not in_subject and not in_description:
+    """Every free-text field redacted; `phi_redacted` set when anything was removed."""
+    update: dict[str, object] = {}
+    for name in REQUEST_FREE_TEXT:
+        value = getattr(request, name)
+        if value is not None:
+            text, found = redact(value)
+            if found:
+                update[name] = text
+    if not update:
         return request
-    return request.model_copy(update={"subject": subject, "description": description, "phi_redacted": True})
+    return request.model_copy(update=update | {"phi_redacted": True})

@@ -14,7 +14,6 @@ from __future__ import annotations
 import uuid
 from email.message import EmailMessage
 
-import pytest
 from gateway_fixtures import Gateway, eventually, gateway  # noqa: F401
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
@@ -150,8 +149,6 @@ async def test_phi_through_every_intake_route_and_an_email_reply_never_reaches_t
         assert_no_phi(await raw_history(gateway, case), f"the raw history of the {channel} case")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="worked_with is free text the gateway does not redact (starter/intake/phi.py redact_request, "
-                                      "starter/gateway/phi.py FREE_TEXT)")
 async def test_phi_in_worked_with_never_reaches_the_raw_history(gateway: Gateway):
     opened = await gateway.post("/v1/cases", json={
         "tenant": "blockit", "channel": "api", "source_id": f"phi-{uuid.uuid4().hex}",

@@ -4,16 +4,13 @@ A policy is written by hand, and a crash here is a case that never opens
 (`load_policy` retries an unexpected error forever) or a 500 at the gateway.
 Run with `-s` to see how many inputs each property tried.
 
-Some inputs still escape as other exceptions (see KNOWN_ESCAPES). The fuzz
-properties count them instead of failing, so CI stays green while they are
-open, and each has a strict xfail below: when it is fixed, that test passes,
-and its entry here must go.
+The last tests pin the escapes this fuzzing found (YAML constructor errors,
+deep nesting, durations too long for any calendar), now PolicyErrors.
 """
 
 from __future__ import annotations
 
 import copy
-import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -31,19 +28,6 @@ SOURCE = "fuzzed.yaml"
 SHIPPED = {path.stem: yaml.safe_load(path.read_text()) for path in sorted((REPO / "policies").glob("*.yaml"))}
 FUZZ = settings(max_examples=500, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 tried: Counter[str] = Counter()
-escaped: Counter[tuple[str, str]] = Counter()
-
-
-def known_escape(error: BaseException) -> str | None:
-    """Which open bug an exception other than PolicyError is, or None for a new one."""
-    frames = [frame.filename for frame in traceback.extract_tb(error.__traceback__)]
-    if isinstance(error, RecursionError):
-        return "deep nesting: RecursionError from PyYAML"
-    if any("/yaml/" in name for name in frames):
-        return f"PyYAML constructor {type(error).__name__} not wrapped (activities/policy.py parse_policy)"
-    if isinstance(error, OverflowError) and any(name.endswith("workflows/durations.py") for name in frames):
-        return "a huge duration: OverflowError from workflows/durations.py parse_duration"
-    return None
 
 
 def parse_or_explain(name: str, text: str) -> None:
@@ -56,20 +40,11 @@ def parse_or_explain(name: str, text: str) -> None:
         assert str(problem).startswith(f"{SOURCE}: ")
         assert all(path and why for path, why in problem.problems), problem.problems
         return
-    except Exception as problem:  # noqa: BLE001 (the property is about exactly this)
-        known = known_escape(problem)
-        if known is None:
-            raise
-        escaped[name, known] += 1
-        return
     assert isinstance(policy, Policy)
 
 
 def report(name: str) -> None:
     print(f"\n{name}: {tried[name]} inputs tried")
-    for (property_name, bug), count in escaped.items():
-        if property_name == name:
-            print(f"  known escape, {count} inputs: {bug}")
 
 
 # --- values a policy author might write, right or wrong ------------------------------
@@ -167,39 +142,34 @@ def test_zz_report_inputs_fuzzed():
     """Prints the figures (pytest -s); runs after the properties above in file order."""
     for name in tried:
         report(name)
-    print(f"policy parser: {sum(tried.values())} inputs in all; {sum(escaped.values())} hit a known escape")
+    print(f"policy parser: {sum(tried.values())} inputs in all")
 
 
-# --- the open escapes, each pinned: these xfail until the bug is fixed --------------
+# --- the escapes fuzzing found, each pinned ----------------------------------------
 
 BLOCKIT = (REPO / "policies" / "blockit.yaml").read_text()
 
 
-@pytest.mark.xfail(strict=True, reason="activities/policy.py parse_policy catches only yaml.YAMLError", raises=ValueError)
 def test_an_impossible_unquoted_holiday_date_is_a_policy_error():
     with pytest.raises(PolicyError, match="calendar"):
         parse_policy(BLOCKIT.replace('holidays: ["2026-11-27", "2027-11-26"]', "holidays: [2027-02-30]"), SOURCE)
 
 
-@pytest.mark.xfail(strict=True, reason="activities/policy.py parse_policy catches only yaml.YAMLError", raises=AttributeError)
 def test_a_bad_explicit_yaml_tag_is_a_policy_error():
     with pytest.raises(PolicyError):
         parse_policy("tenant: !!timestamp soon\n", SOURCE)
 
 
-@pytest.mark.xfail(strict=True, reason="PyYAML recurses once per nesting level", raises=RecursionError)
 def test_absurdly_deep_nesting_is_a_policy_error():
     with pytest.raises(PolicyError):
         parse_policy("[" * 5000 + "]" * 5000, SOURCE)
 
 
-@pytest.mark.xfail(strict=True, reason="workflows/durations.py multiplies an unbounded int into a timedelta", raises=OverflowError)
 def test_a_duration_too_long_for_any_calendar_is_a_policy_error():
     with pytest.raises(PolicyError, match=r"severities\.1\.response\.within"):
         parse_policy(BLOCKIT.replace("within: 30m", "within: 99999999999999999999m"), SOURCE)
 
 
-@pytest.mark.xfail(strict=True, reason="no upper bound on durations: 3000000d loads, then every Sev 4 case overflows datetime")
 def test_a_target_no_calendar_can_reach_is_a_policy_error():
     with pytest.raises(PolicyError, match=r"severities\.4\.resolution\.within"):
         parse_policy(BLOCKIT.replace("within: 10d", "within: 3000000d"), SOURCE)
