@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,15 @@ def expand_holidays(policy: Policy, first_year: int, last_year: int) -> LoadedPo
 
 
 def load_tenant_policy(tenant: str, first_year: int, last_year: int) -> LoadedPolicy:
-    return expand_holidays(read_policy_file(policy_path(tenant)), first_year, last_year)
+    path = policy_path(tenant)
+    stat = path.stat()
+    return expand_holidays(_read_unchanged(str(path), stat.st_mtime_ns, stat.st_size), first_year, last_year)
+
+
+@lru_cache(maxsize=64)
+def _read_unchanged(path: str, mtime_ns: int, size: int) -> Policy:
+    """Parsing and checking holiday names costs ~20 ms; every case open would pay it. An edited file is re-read."""
+    return read_policy_file(path)
 
 
 def years_around(day: date) -> tuple[int, int]:
