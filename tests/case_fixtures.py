@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import yaml
 from receivers import HttpReceiver, SmtpReceiver
+from support import write_policies
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from temporal_fixtures import REPO, case_worker
+from temporal_fixtures import case_worker
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 from workflows.contracts import CaseRequest, CaseStatus, Requester
@@ -30,14 +30,7 @@ from workflows.contracts import CaseRequest, CaseStatus, Requester
 def policies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http_receiver: HttpReceiver) -> Path:
     """The shipped policies, with chat and webhook contacts pointed at `http_receiver` (/chat/<id>, /webhook/<id>)."""
     folder = tmp_path / "policies"
-    folder.mkdir()
-    for source in (REPO / "policies").glob("*.yaml"):
-        policy = yaml.safe_load(source.read_text())
-        for contact_id, contact in policy.get("contacts", {}).items():
-            for channel in ("chat", "webhook"):
-                if channel in contact:
-                    contact[channel] = http_receiver.url(f"/{channel}/{contact_id}")
-        (folder / source.name).write_text(yaml.safe_dump(policy, sort_keys=False))
+    write_policies(folder, http_receiver)
     monkeypatch.setenv("SUPPORTFLOW_POLICY_DIR", str(folder))
     return folder
 

@@ -7,16 +7,14 @@ Policies are the shipped ones, with chat and webhook contacts pointed at a local
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-import yaml
+from support import eventually, write_policies  # noqa: F401 (re-exported to the gateway tests)
 from receivers import HttpReceiver, Reply, SmtpReceiver
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -24,7 +22,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from starter.devserver import DevServer
 from starter.gateway.app import create_app
 from starter.gateway.settings import GatewaySettings, parse_api_keys
-from temporal_fixtures import REPO, case_worker
+from temporal_fixtures import case_worker
 from workflows.contracts import CaseStatus
 
 KEYS = {"intake": "intake-key-1", "operate": "operate-key-1", "admin": "admin-key-1"}
@@ -86,27 +84,6 @@ class Gateway:
         for event in history.events:
             walk(event)
         return "\n".join(found)
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 10.0, every: float = 0.1) -> Any:
-    """Ask again until `check` returns something truthy (visibility and deliveries are asynchronous)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result or asyncio.get_running_loop().time() > deadline:
-            return result
-        await asyncio.sleep(every)
-
-
-def write_policies(folder: Path, hooks: HttpReceiver) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for source in (REPO / "policies").glob("*.yaml"):
-        policy = yaml.safe_load(source.read_text())
-        for contact_id, contact in policy.get("contacts", {}).items():
-            for channel in ("chat", "webhook"):
-                if channel in contact:
-                    contact[channel] = hooks.url(f"/{channel}/{contact_id}")
-        (folder / source.name).write_text(yaml.safe_dump(policy, sort_keys=False))
 
 
 @pytest_asyncio.fixture(scope="module")

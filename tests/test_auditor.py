@@ -31,6 +31,7 @@ from worker import sandbox_runner
 from workflows import search_attributes as sa
 from workflows.auditor import FleetAuditWorkflow
 from workflows.contracts import CaseStatus
+from support import eventually
 
 
 @pytest_asyncio.fixture
@@ -56,15 +57,6 @@ def auditor_only_worker(client: Client, queue: str) -> Worker:
         client, task_queue=queue, workflows=[FleetAuditWorkflow],
         activities=[fleet.find_missed_deadlines, fleet.alert], workflow_runner=sandbox_runner(),
     )  # fmt: skip
-
-
-async def eventually(check, timeout: float = 20.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result or asyncio.get_running_loop().time() > deadline:
-            return result
-        await asyncio.sleep(0.2)
 
 
 async def test_the_audit_schedule_is_created_once_and_updated_in_place(dev_server):
@@ -102,7 +94,7 @@ async def test_the_audit_catches_a_case_whose_worker_was_stopped_across_its_dead
     received_at = datetime.now(UTC) - timedelta(minutes=29, seconds=45)
     async with case_worker(client, cases_queue):
         opened = await start_case(client, blockit_request(1, received_at, source_id=f"<{uuid.uuid4()}@mail.example>"))
-        due = await eventually(lambda: _next_due_at(client, opened.case_id))
+        due = await eventually(lambda: _next_due_at(client, opened.case_id), timeout=20)
         assert due == received_at + timedelta(minutes=30)
     # ...and no worker for it across that deadline.
     await asyncio.sleep(max((due - datetime.now(UTC)).total_seconds() + 2, 0))
@@ -122,9 +114,9 @@ async def test_the_audit_catches_a_case_whose_worker_was_stopped_across_its_dead
 
     # A worker comes back: the case records its breach, and the next audit finds nothing.
     async with case_worker(client, cases_queue):
-        status = await eventually(lambda: _breached(client, opened.case_id))
+        status = await eventually(lambda: _breached(client, opened.case_id), timeout=20)
         assert status.breaches == ["response"]
-        assert await eventually(lambda: _audit_query_empty(client))
+        assert await eventually(lambda: _audit_query_empty(client), timeout=20)
         async with auditor_only_worker(audit_client, audit_queue):
             rerun = await asyncio.to_thread(_cli, ["audit", "run"], dev_server)
     assert rerun.returncode == 0, rerun.stderr

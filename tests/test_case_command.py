@@ -20,13 +20,14 @@ from zoneinfo import ZoneInfo
 import pytest
 import pytest_asyncio
 import yaml
+from support import eventually, write_policies
 from receivers import HttpReceiver, Reply, SmtpReceiver
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from starter.cli import main
 from starter.commands.status_view import when
 from starter.devserver import DevServer, free_port
-from temporal_fixtures import REPO, case_worker
+from temporal_fixtures import case_worker
 from workflows.contracts import CaseStatus
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -54,21 +55,6 @@ class Fleet:
     twilio: HttpReceiver
 
 
-def _point_policies_at(folder: Path, http: HttpReceiver) -> None:
-    """The shipped policies (and an `acme` copy of blockit) with chat and webhook contacts on `http`."""
-    folder.mkdir()
-    for source in (REPO / "policies").glob("*.yaml"):
-        policy = yaml.safe_load(source.read_text())
-        for contact_id, contact in policy.get("contacts", {}).items():
-            for channel in ("chat", "webhook"):
-                if channel in contact:
-                    contact[channel] = http.url(f"/{channel}/{contact_id}")
-        (folder / source.name).write_text(yaml.safe_dump(policy, sort_keys=False))
-        if policy["tenant"] == "blockit":
-            policy["tenant"] = POLICY_TENANT
-            (folder / f"{POLICY_TENANT}.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
-
-
 @pytest_asyncio.fixture(scope="module")
 async def fleet(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fleet]:
     base = tmp_path_factory.mktemp("case-command")
@@ -87,7 +73,7 @@ async def fleet(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fleet
                 env.delenv(name, raising=False)
             for name, value in smtp.env().items():
                 env.setenv(name, value)
-            _point_policies_at(base / "policies", http)
+            write_policies(base / "policies", http, {POLICY_TENANT: "blockit"})
             env.setenv("SUPPORTFLOW_POLICY_DIR", str(base / "policies"))
 
             async with DevServer(base / "temporal", ui=False) as server:
@@ -108,16 +94,6 @@ def cli(fleet: Fleet, capsys: pytest.CaptureFixture):
         return Ran(code, out, err)
 
     return run
-
-
-async def eventually(check, timeout: float = 10.0):
-    """Visibility is eventually consistent: ask again until `check` returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result or asyncio.get_running_loop().time() > deadline:
-            return result
-        await asyncio.sleep(0.2)
 
 
 async def open_blockit(cli, severity: int = 3, *extra: str, tenant: str = "blockit") -> str:

@@ -4,13 +4,13 @@ and continue-as-new keeping the whole state and timeline."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest_asyncio
 from case_fixtures import blockit_request, events
+from support import eventually
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -29,16 +29,6 @@ async def dev_client(tmp_path: Path, policies, smtp_receiver, twilio_receiver, m
         async with case_worker(client) as queue:
             monkeypatch.setenv("SUPPORTFLOW_TASK_QUEUE", queue)
             yield client
-
-
-async def eventually(check, timeout: float = 10.0):
-    """Visibility is eventually consistent: ask again until `check` returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result or asyncio.get_running_loop().time() > deadline:
-            return result
-        await asyncio.sleep(0.1)
 
 
 async def opened_status(handle) -> CaseStatus:

@@ -1,0 +1,40 @@
+"""Small helpers every kind of test shares: waiting for asynchronous results, and
+the shipped policies rewritten so chat and webhook contacts reach a local receiver."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from receivers import HttpReceiver
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0, every: float = 0.1) -> Any:
+    """Ask again until `check` returns something truthy (visibility and deliveries are asynchronous)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result or asyncio.get_running_loop().time() > deadline:
+            return result
+        await asyncio.sleep(every)
+
+
+def write_policies(folder: Path, hooks: HttpReceiver, copies: dict[str, str] | None = None) -> None:
+    """The shipped policies with every chat and webhook contact on `hooks` (/chat/<id>, /webhook/<id>);
+    `copies` maps a new tenant name to the shipped tenant it copies."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in (REPO / "policies").glob("*.yaml"):
+        policy = yaml.safe_load(source.read_text())
+        for contact_id, contact in policy.get("contacts", {}).items():
+            for channel in ("chat", "webhook"):
+                if channel in contact:
+                    contact[channel] = hooks.url(f"/{channel}/{contact_id}")
+        (folder / source.name).write_text(yaml.safe_dump(policy, sort_keys=False))
+        for copy, original in (copies or {}).items():
+            if policy["tenant"] == original:
+                (folder / f"{copy}.yaml").write_text(yaml.safe_dump(policy | {"tenant": copy}, sort_keys=False))
