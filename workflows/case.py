@@ -7,7 +7,7 @@ in `case_updates.py`, the ladders and deliveries in `case_escalation.py`.
 """
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -31,6 +31,7 @@ CLOSE_GRACE = timedelta(minutes=1)
 # workflow.patched ids: each guards a change that running cases' histories must still replay through.
 BOUNDED_CLOSE = "close-waits-at-most-a-minute-for-deliveries"
 SKIP_STALE_WARNINGS = "no-warning-once-the-deadline-has-passed"
+KEEP_ALARM_TIMER = "one-timer-per-alarm-moment"
 POLICY_LOAD = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=["UnknownTenant", "InvalidPolicy"]),
@@ -60,6 +61,8 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
         self.deliveries: set[asyncio.Task[None]] = set()
         self.early_comments: list[Comment] = []
         self.published: dict[str, object] = {}
+        self.alarm_timer: asyncio.Task[None] | None = None
+        self.alarm_moment: datetime | None = None
         self.changed = False
 
     @workflow.run
@@ -182,6 +185,9 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
     async def until_next_alarm_or_change(self) -> None:
         self.changed = False
         alarm = next(iter(self.case.alarms(self.calendar)), None)
+        if workflow.patched(KEEP_ALARM_TIMER):
+            await self.until_alarm_timer_or_change(alarm)
+            return
         if alarm is None:
             await workflow.wait_condition(lambda: self.changed)
             return
@@ -193,6 +199,21 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
             )
         except asyncio.TimeoutError:
             pass
+
+    async def until_alarm_timer_or_change(self, alarm: Alarm | None) -> None:
+        """One timer per alarm moment, kept while changes (an update, a step, a delivery) leave that
+        moment where it was: a change costs no timer commands, only a recompute."""
+        moment = alarm.at if alarm else None
+        if moment != self.alarm_moment or (self.alarm_timer is not None and self.alarm_timer.done()):
+            if self.alarm_timer is not None:
+                self.alarm_timer.cancel()
+            self.alarm_timer, self.alarm_moment = None, moment
+            if alarm is not None:
+                what = f"{alarm.target} {alarm.kind}" if alarm.target else "auto-close"
+                wait = max(alarm.at - workflow.now(), timedelta(0))
+                self.alarm_timer = asyncio.create_task(workflow.sleep(wait, summary=f"{what} at {alarm.at.isoformat()}"))
+        timer = self.alarm_timer
+        await workflow.wait_condition(lambda: self.changed or (timer is not None and timer.done()))
 
     # --- comments and the status query -----------------------------------------
 
@@ -265,6 +286,8 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
 
     async def finish(self) -> None:
         """A closed case completes: messages still being retried get a short grace, then are cancelled."""
+        if self.alarm_timer is not None:
+            self.alarm_timer.cancel()
         self.publish()
         if self.deliveries and workflow.patched(BOUNDED_CLOSE):
             try:
