@@ -337,7 +337,8 @@ def open_case(case_id: str, request: CaseRequest, loaded: LoadedPolicy, received
     return case
 
 
-def field_value(case: CaseState, field: str) -> object:
+def field_value(case: CaseState | CaseRequest, field: str) -> object:
+    """A `intake.required` entry's value, on a case or on the request that opens one."""
     if field.startswith("requester."):
         return getattr(case.requester, field.removeprefix("requester."))
     return getattr(case, field)

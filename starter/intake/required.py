@@ -7,11 +7,12 @@ from datetime import datetime
 from workflows.case import FUTURE_TOLERANCE
 from workflows.contracts import CaseRequest
 from workflows.policy import Policy
+from workflows.state import field_value, is_given
 
 
 def missing_fields(request: CaseRequest, policy: Policy) -> list[str]:
     """The policy's `intake.required` entries this request leaves empty (blank counts), in policy order."""
-    return [field for field in policy.intake.required if _blank(_value(request, field))]
+    return [field for field in policy.intake.required if not is_given(field_value(request, field))]
 
 
 def received_at_problem(received_at: datetime | None, receipt_time: datetime) -> str | None:
@@ -26,13 +27,3 @@ def received_at_problem(received_at: datetime | None, receipt_time: datetime) ->
             f"in the future (received {receipt_time.isoformat()})"
         )
     return None
-
-
-def _value(request: CaseRequest, field: str) -> object:
-    if field.startswith("requester."):
-        return getattr(request.requester, field.removeprefix("requester."))
-    return getattr(request, field)
-
-
-def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
