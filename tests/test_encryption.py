@@ -15,6 +15,7 @@ import asyncio
 import base64
 import contextlib
 import os
+import json
 import re
 import socket
 import sys
@@ -42,6 +43,7 @@ from activities.settings import Settings
 from starter import encryption
 from starter.cases import start_case
 from starter.devserver import DevServer
+from workflows import case
 from starter.encryption import DecryptionError, EncryptionCodec, EncryptionKeyError, parse_keyring
 from starter.gateway.app import create_app
 from starter.gateway.settings import GatewaySettings, GatewaySettingsError, parse_api_keys
@@ -391,9 +393,22 @@ def history_payloads(message: Message, in_search_attributes: bool = False) -> It
                 yield from history_payloads(item, inside)
 
 
+PATCH_IDS = {case.BOUNDED_CLOSE, case.SKIP_STALE_WARNINGS, case.KEEP_ALARM_TIMER}
+
+
 async def raw_history(client: Client, case_id: str) -> list[tuple[bool, Payload]]:
+    """Every payload of the history but `workflow.patched` markers: the SDK records those (a patch id,
+    nothing of the case) without the codec, so they are checked to hold only our patch ids."""
     history = await client.get_workflow_handle(case_id).fetch_history()
-    return [found for event in history.events for found in history_payloads(event)]
+    found = []
+    for event in history.events:
+        if event.HasField("marker_recorded_event_attributes") and event.marker_recorded_event_attributes.marker_name == "core_patch":
+            for payloads in event.marker_recorded_event_attributes.details.values():
+                for payload in payloads.payloads:
+                    assert json.loads(payload.data)["id"] in PATCH_IDS, payload.data
+            continue
+        found += history_payloads(event)
+    return found
 
 
 def assert_nothing_readable(found: list[tuple[bool, Payload]], *secrets: str) -> None:
