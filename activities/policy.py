@@ -6,6 +6,7 @@ become explicit dates before a policy reaches a workflow.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from datetime import date
 from functools import lru_cache
@@ -106,19 +107,22 @@ def expand_holidays(policy: Policy, first_year: int, last_year: int) -> LoadedPo
         table = holiday_tables.country_holidays(calendar.holiday_country, years=range(first_year, last_year + 1))
         dates |= {day for day, names in table.items() if wanted & set(names.split("; "))}
     expanded = policy.model_copy(update={"calendar": calendar.model_copy(update={"holidays": sorted(dates)})})
-    return LoadedPolicy(policy=expanded, first_year=first_year, last_year=last_year)
+    loaded = LoadedPolicy(policy=expanded, first_year=first_year, last_year=last_year)
+    content = loaded.model_dump_json(exclude={"digest"}).encode()
+    return loaded.model_copy(update={"digest": hashlib.sha256(content).hexdigest()})
 
 
 def load_tenant_policy(tenant: str, first_year: int, last_year: int) -> LoadedPolicy:
     path = policy_path(tenant)
     stat = path.stat()
-    return expand_holidays(_read_unchanged(str(path), stat.st_mtime_ns, stat.st_size), first_year, last_year)
+    return _load_unchanged(str(path), stat.st_mtime_ns, stat.st_size, first_year, last_year)
 
 
 @lru_cache(maxsize=64)
-def _read_unchanged(path: str, mtime_ns: int, size: int) -> Policy:
-    """Parsing and checking holiday names costs ~20 ms; every case open would pay it. An edited file is re-read."""
-    return read_policy_file(path)
+def _load_unchanged(path: str, mtime_ns: int, size: int, first_year: int, last_year: int) -> LoadedPolicy:
+    """Parsing, checking holiday names and expanding them cost ~20 ms; every case open would pay it.
+    An edited file is read again."""
+    return expand_holidays(read_policy_file(path), first_year, last_year)
 
 
 def years_around(day: date) -> tuple[int, int]:

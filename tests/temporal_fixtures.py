@@ -4,10 +4,12 @@ runs the production workflow and activities against it."""
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest_asyncio
@@ -47,11 +49,13 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @asynccontextmanager
 async def case_worker(client: Client, task_queue: str | None = None) -> AsyncIterator[str]:
-    """The production worker (workflows + activities) on a fresh task queue."""
-    from worker import build_worker
+    """The production worker (workflows + activities) on a fresh task queue, in the `strict` sandbox:
+    every workflow test also checks that the workflow code itself reads no clock or random source."""
+    from worker import WorkerSettings, build_worker
 
     queue = task_queue or f"cases-{uuid.uuid4().hex[:8]}"
-    worker: Worker = build_worker(client, task_queue=queue)
+    settings = replace(WorkerSettings.from_env(os.environ), workflow_sandbox="strict")
+    worker: Worker = build_worker(client, task_queue=queue, settings=settings)
     async with worker:
         yield queue
 

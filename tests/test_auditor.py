@@ -55,7 +55,7 @@ def auditor_only_worker(client: Client, queue: str) -> Worker:
     fleet = FleetAuditor(client)
     return Worker(
         client, task_queue=queue, workflows=[FleetAuditWorkflow],
-        activities=[fleet.find_missed_deadlines, fleet.alert], workflow_runner=sandbox_runner(),
+        activities=[fleet.find_missed_deadlines, fleet.alert], workflow_runner=sandbox_runner("strict"),
     )  # fmt: skip
 
 

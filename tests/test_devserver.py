@@ -176,6 +176,7 @@ def test_worker_settings_default_to_the_contract_and_the_measured_tuning():
     assert (settings.max_concurrent_activities, settings.max_concurrent_workflow_tasks) == (200, 100)
     assert (settings.workflow_pollers, settings.activity_pollers) == (4, 4)
     assert settings.graceful_shutdown_seconds == 10
+    assert settings.workflow_sandbox == "shared"
     assert settings.metrics_port is None
     assert not settings.tls
 
@@ -192,6 +193,7 @@ def test_worker_settings_read_every_variable():
             "SUPPORTFLOW_WORKFLOW_POLLERS": "8",
             "SUPPORTFLOW_ACTIVITY_POLLERS": "16",
             "SUPPORTFLOW_GRACEFUL_SHUTDOWN_SECONDS": "2.5",
+            "SUPPORTFLOW_WORKFLOW_SANDBOX": "Strict",
             "SUPPORTFLOW_METRICS_PORT": "9464",
             "SUPPORTFLOW_METRICS_HOST": "0.0.0.0",
             "SUPPORTFLOW_LOG_LEVEL": "debug",
@@ -200,7 +202,7 @@ def test_worker_settings_read_every_variable():
     assert settings == supportflow_worker.WorkerSettings(
         address="temporal.internal:7233", namespace="support", task_queue="cases-eu",
         max_cached_workflows=50_000, max_concurrent_activities=500, max_concurrent_workflow_tasks=20,
-        workflow_pollers=8, activity_pollers=16, graceful_shutdown_seconds=2.5,
+        workflow_pollers=8, activity_pollers=16, graceful_shutdown_seconds=2.5, workflow_sandbox="strict",
         metrics_port=9464, metrics_host="0.0.0.0", log_level="DEBUG",
     )  # fmt: skip
 
@@ -220,9 +222,18 @@ def test_worker_settings_turn_tls_on_for_an_api_key_or_a_client_certificate():
         ({"SUPPORTFLOW_GRACEFUL_SHUTDOWN_SECONDS": "-1"}, "SUPPORTFLOW_GRACEFUL_SHUTDOWN_SECONDS"),
         ({"SUPPORTFLOW_METRICS_PORT": "70000"}, "SUPPORTFLOW_METRICS_PORT"),
         ({"SUPPORTFLOW_LOG_LEVEL": "loud"}, "SUPPORTFLOW_LOG_LEVEL"),
+        ({"SUPPORTFLOW_WORKFLOW_SANDBOX": "off"}, "SUPPORTFLOW_WORKFLOW_SANDBOX"),
         ({"TEMPORAL_TLS_CERT": "c.pem"}, "TEMPORAL_TLS_KEY"),
     ],
 )
 def test_a_bad_worker_setting_names_its_variable(env, named):
     with pytest.raises(supportflow_worker.SettingsError, match=named):
         supportflow_worker.WorkerSettings.from_env(env)
+
+
+def test_the_strict_sandbox_re_imports_the_workflow_definitions_and_the_shared_one_passes_them_through():
+    shared, strict = supportflow_worker.passthrough_modules("shared"), supportflow_worker.passthrough_modules("strict")
+    definitions = supportflow_worker.WORKFLOW_DEFINITIONS
+    assert definitions <= set(shared) and not definitions & set(strict)
+    assert set(shared) - set(strict) == definitions, "the two differ only in the workflow definitions"
+    assert {"workflows.calendar", "workflows.state", "pydantic"} <= set(strict)

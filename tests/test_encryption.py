@@ -393,19 +393,30 @@ def history_payloads(message: Message, in_search_attributes: bool = False) -> It
                 yield from history_payloads(item, inside)
 
 
-PATCH_IDS = {case.BOUNDED_CLOSE, case.SKIP_STALE_WARNINGS, case.KEEP_ALARM_TIMER}
+PATCH_IDS = set(case.PATCHES)
+
+
+# What the SDK itself writes into markers without the codec: a local activity's bookkeeping.
+LOCAL_ACTIVITY_BOOKKEEPING = {"seq", "attempt", "activity_id", "activity_type", "complete_time", "backoff", "original_schedule_time", "activation_index"}
 
 
 async def raw_history(client: Client, case_id: str) -> list[tuple[bool, Payload]]:
-    """Every payload of the history but `workflow.patched` markers: the SDK records those (a patch id,
-    nothing of the case) without the codec, so they are checked to hold only our patch ids."""
+    """Every payload of the history but what the SDK writes into markers without the codec: a
+    `workflow.patched` marker (checked to hold only one of our patch ids) and a local activity's
+    bookkeeping (checked to hold only that). The local activity's result goes through the codec."""
     history = await client.get_workflow_handle(case_id).fetch_history()
     found = []
     for event in history.events:
-        if event.HasField("marker_recorded_event_attributes") and event.marker_recorded_event_attributes.marker_name == "core_patch":
-            for payloads in event.marker_recorded_event_attributes.details.values():
+        marker = event.marker_recorded_event_attributes if event.HasField("marker_recorded_event_attributes") else None
+        if marker and marker.marker_name == "core_patch":
+            for payloads in marker.details.values():
                 for payload in payloads.payloads:
                     assert json.loads(payload.data)["id"] in PATCH_IDS, payload.data
+            continue
+        if marker and marker.marker_name == "core_local_activity":
+            bookkeeping = json.loads(marker.details["data"].payloads[0].data)
+            assert set(bookkeeping) <= LOCAL_ACTIVITY_BOOKKEEPING and bookkeeping["activity_type"] == "load_policy", bookkeeping
+            found += [(False, payload) for payload in marker.details["result"].payloads]
             continue
         found += history_payloads(event)
     return found

@@ -25,10 +25,12 @@ def test_representative_histories_are_recorded():
     assert {"blockit_sev1_lifecycle", "blub0x_emergency_line_acknowledged", "blockit_pause_resume"} <= names
 
 
+@pytest.mark.parametrize("sandbox", ["strict", "shared"])
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
-async def test_recorded_case_replays_on_current_code(path: Path):
+async def test_recorded_case_replays_on_current_code(path: Path, sandbox: str):
+    """`strict` also proves the workflow code reads no clock or random source; `shared` is what the worker runs."""
     workflows, _ = registered()
-    replayer = Replayer(workflows=workflows, data_converter=pydantic_data_converter, workflow_runner=sandbox_runner())
+    replayer = Replayer(workflows=workflows, data_converter=pydantic_data_converter, workflow_runner=sandbox_runner(sandbox))
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name} no longer replays: {result.replay_failure}"

@@ -23,15 +23,18 @@ with workflow.unsafe.imports_passed_through():
     from workflows.case_updates import CaseUpdates
     from workflows.contracts import CaseRequest, CaseStatus, Comment
     from workflows.ladder import LadderRun
-    from workflows.policy import LoadedPolicy, LoadPolicyRequest
+    from workflows.policy import LoadedPolicy, LoadPolicyRequest, shared
     from workflows.state import Alarm, CaseState, capped, lateness, open_case
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 CLOSE_GRACE = timedelta(minutes=1)
-# workflow.patched ids: each guards a change that running cases' histories must still replay through.
+# workflow.patched ids, oldest first: each guards a change that running cases' histories must still replay through.
 BOUNDED_CLOSE = "close-waits-at-most-a-minute-for-deliveries"
 SKIP_STALE_WARNINGS = "no-warning-once-the-deadline-has-passed"
 KEEP_ALARM_TIMER = "one-timer-per-alarm-moment"
+LOCAL_POLICY_LOAD = "policy-loaded-by-a-local-activity"
+PATCHES = (BOUNDED_CLOSE, SKIP_STALE_WARNINGS, KEEP_ALARM_TIMER, LOCAL_POLICY_LOAD)
+NEWEST_PATCH = PATCHES[-1]
 POLICY_LOAD = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=["UnknownTenant", "InvalidPolicy"]),
@@ -64,10 +67,12 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
         self.alarm_timer: asyncio.Task[None] | None = None
         self.alarm_moment: datetime | None = None
         self.changed = False
+        self.newest_code = False
 
     @workflow.run
     async def run(self, request: CaseRequest, carried: CaseState | None = None) -> CaseStatus:
         request = as_request(request)
+        self.newest_code = workflow.patched(NEWEST_PATCH)
         if carried is not None:
             self.resume_carried(carried)
         else:
@@ -95,7 +100,7 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
         if received_at > now + FUTURE_TOLERANCE:
             notes.append(f"received_at {received_at.isoformat()} was in the future; replaced by the receipt time")
             received_at = now
-        loaded = await self.load_policy(request.tenant, received_at.year)
+        loaded = shared(await self.load_policy(request.tenant, received_at.year))
         self.case = case = open_case(workflow.info().workflow_id, request, loaded, received_at)
         self.calendar = loaded.business_calendar()
         if request.channel not in case.policy.intake.channels:
@@ -112,15 +117,20 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
             self.start_ladder("emergency_intake")
 
     async def load_policy(self, tenant: str, year: int, policy=None) -> LoadedPolicy:
+        """A local activity: a file read (cached) is not worth a task on the server and a workflow
+        task more per case; if the worker dies mid-read, the workflow task simply runs it again."""
+        request = LoadPolicyRequest(tenant=tenant, first_year=year - 1, last_year=year + 2, policy=policy)
+        summary = f"load the {tenant} policy, holidays {year - 1}–{year + 2}"
+        if self.newest_code:
+            return await workflow.execute_local_activity(
+                "load_policy", request, result_type=LoadedPolicy, summary=summary, **POLICY_LOAD
+            )
         return await workflow.execute_activity(
-            "load_policy",
-            LoadPolicyRequest(tenant=tenant, first_year=year - 1, last_year=year + 2, policy=policy),
-            result_type=LoadedPolicy,
-            summary=f"load the {tenant} policy, holidays {year - 1}–{year + 2}",
-            **POLICY_LOAD,
+            "load_policy", request, result_type=LoadedPolicy, summary=summary, **POLICY_LOAD
         )
 
     def resume_carried(self, carried: CaseState) -> None:
+        carried.loaded = shared(carried.loaded)
         self.case = carried
         self.calendar = carried.loaded.business_calendar()
 
@@ -128,7 +138,7 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
         """Holidays are expanded a few years at a time; ask again before they run out."""
         year = workflow.now().year
         if year + 1 > self.case.loaded.last_year:
-            self.case.loaded = await self.load_policy(self.case.policy.tenant, year, self.case.policy)
+            self.case.loaded = shared(await self.load_policy(self.case.policy.tenant, year, self.case.policy))
             self.calendar = self.case.loaded.business_calendar()
 
     def acknowledge_requester(self) -> None:
@@ -144,6 +154,11 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
             case.record(workflow.now(), "missing_requested", fields=case.missing, channel=channel)
             self.tell_requester("missing_fields", 0, messages.missing_fields_text(case))
 
+    def patched(self, patch_id: str) -> bool:
+        """A case begun by code with the newest patch has every older one too, so it records one patch
+        marker, not one per patch: each marker also upserts TemporalChangeVersion, a visibility write."""
+        return self.newest_code or workflow.patched(patch_id)
+
     # --- the clocks ------------------------------------------------------------
 
     def act_on_due_alarms(self) -> None:
@@ -154,7 +169,7 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
                 return
             if alarm.kind == "breach":
                 self.breach(alarm)
-            elif alarm.kind == "warning" and self.breach_also_due(alarm) and workflow.patched(SKIP_STALE_WARNINGS):
+            elif alarm.kind == "warning" and self.breach_also_due(alarm) and self.patched(SKIP_STALE_WARNINGS):
                 self.case.warnings_done.append(alarm.key)
             elif alarm.kind == "warning":
                 self.warn(alarm)
@@ -185,7 +200,7 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
     async def until_next_alarm_or_change(self) -> None:
         self.changed = False
         alarm = next(iter(self.case.alarms(self.calendar)), None)
-        if workflow.patched(KEEP_ALARM_TIMER):
+        if self.patched(KEEP_ALARM_TIMER):
             await self.until_alarm_timer_or_change(alarm)
             return
         if alarm is None:
@@ -289,7 +304,7 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
         if self.alarm_timer is not None:
             self.alarm_timer.cancel()
         self.publish()
-        if self.deliveries and workflow.patched(BOUNDED_CLOSE):
+        if self.deliveries and self.patched(BOUNDED_CLOSE):
             try:
                 await workflow.wait_condition(
                     lambda: not self.deliveries, timeout=CLOSE_GRACE, timeout_summary="last messages before closing"

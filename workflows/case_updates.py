@@ -289,8 +289,8 @@ class CaseUpdates:
     async def apply_policy(self, args: ApplyPolicy) -> CaseStatus:
         case = await self.ready()
         rejected(case.refuse_apply_policy(args.policy))
-        case.loaded = args.policy
-        self.calendar = args.policy.business_calendar()
+        case.loaded = args.policy.model_copy(update={"digest": None})  # an operator's digest is not vouched for: unshared
+        self.calendar = case.loaded.business_calendar()
         case.pass_over_warnings_behind(workflow.now(), self.calendar)
         case.record(workflow.now(), "policy_applied", display_name=args.policy.policy.display_name)
         return self.changed_status()

@@ -6,11 +6,14 @@ holidays needs the `holidays` package, so it happens in `activities/policy.py`.
 
 from __future__ import annotations
 
+import weakref
 from datetime import date, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator,
+)  # fmt: skip
 
 from workflows.calendar import BusinessCalendar, merge_ranges, parse_hours
 from workflows.durations import parse_duration
@@ -274,9 +277,27 @@ class LoadedPolicy(BaseModel):
     policy: Policy
     first_year: int
     last_year: int
+    digest: str | None = None  # of everything above, set by the loader: equal digests, equal policies
+    _calendar: BusinessCalendar | None = PrivateAttr(default=None)
 
     def business_calendar(self) -> BusinessCalendar:
-        return self.policy.calendar.business_calendar(date(self.last_year, 12, 31))
+        """Built once per copy; a shared copy also shares the calendar's cache of open hours per day."""
+        if self._calendar is None:
+            self._calendar = self.policy.calendar.business_calendar(date(self.last_year, 12, 31))
+        return self._calendar
+
+
+# The copy of each policy version that this worker's cases share, for as long as any case holds it.
+_shared: weakref.WeakValueDictionary[str, LoadedPolicy] = weakref.WeakValueDictionary()
+
+
+def shared(loaded: LoadedPolicy) -> LoadedPolicy:
+    """One copy per worker of a policy that a thousand open cases hold (about 30 KB each, holidays
+    included). Deterministic: a digest stands for exactly one content, so every case, and every
+    replay, reads the same policy whichever copy it holds. Policies without a digest stay unshared."""
+    if loaded.digest is None:
+        return loaded
+    return _shared.setdefault(loaded.digest, loaded)
 
 
 class LoadPolicyRequest(BaseModel):

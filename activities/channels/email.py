@@ -16,6 +16,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from activities.channels import tls
 from activities.channels.failures import DeliveryFailed, DeliveryRejected, DeliveryUnavailable
 from activities.channels.text import plain_text
 from activities.settings import Settings
@@ -57,7 +58,7 @@ async def send(delivery: Delivery, ack_url: str | None, settings: Settings) -> s
 
 
 def _submit(message: EmailMessage, settings: Settings) -> None:
-    context = ssl.create_default_context()
+    context = tls.for_smtp() if settings.smtp_tls != "none" else None
     if settings.smtp_tls == "ssl":
         smtp: smtplib.SMTP = smtplib.SMTP_SSL(
             settings.smtp_host, settings.smtp_port, timeout=settings.delivery_timeout, context=context
