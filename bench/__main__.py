@@ -3,6 +3,7 @@
     .venv/bin/python -m bench                     # N = 1,000 cases (about 12 minutes on 2 cores)
     .venv/bin/python -m bench --cases 5000
     .venv/bin/python -m bench --cases 20 --quick  # a smoke run: short windows, about a minute
+    .venv/bin/python -m bench --rounds 3          # floor and cases three times over, medians (a noisy machine)
     .venv/bin/python -m bench --suite             # also time the test suite (python -m pytest -q -x)
     .venv/bin/python -m bench --worker-env SUPPORTFLOW_WORKFLOW_POLLERS=8   # try a tuning, for both workers
 
@@ -30,7 +31,7 @@ from pathlib import Path
 from bench import sla_clock
 from bench.case_run import run_cases
 from bench.floor_run import run_floor
-from bench.phase import Plan, Result
+from bench.phase import Plan, Result, median_of
 from bench.policy import REPO
 from bench.stack import Stack
 from bench.table import Row, render
@@ -54,15 +55,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lead", type=float, help="seconds from the end of intake to the first deadline (default 200; the warnings fire 180 s before)")
     parser.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for both workers (e.g. SUPPORTFLOW_MAX_CONCURRENT_WORKFLOW_TASKS=50)")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="alternate floor and cases this many times and print the medians (default 1)")  # fmt: skip
     parser.add_argument("--sla-samples", type=int, help="start instants per SLA target (default 3000, --quick 300)")
     parser.add_argument("--suite", action="store_true", help="also run `python -m pytest -q -x` and time it")
     parser.add_argument("--json", type=Path, help="also write every figure, gross and net, to this file")
     parser.add_argument("--profile", type=Path, metavar="DIR",
-                        help="sample each worker with py-spy (on PATH or beside python) into DIR/<worker>.txt, collapsed stacks")  # fmt: skip
+                        help="sample the workers and the gateway with py-spy (on PATH or beside python) into DIR/<process>.txt, collapsed stacks")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (server, logs, policy)")
     args = parser.parse_args(argv)
     if args.cases < 2:
         parser.error("--cases must be at least 2")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     for item in args.worker_env:
         if "=" not in item:
             parser.error(f"--worker-env {item!r}: expected NAME=VALUE")
@@ -95,16 +100,23 @@ def run_suite(log_file: Path) -> tuple[float, int]:
     return time.monotonic() - started, code
 
 
-async def measure(root: Path, plan: Plan, worker_env: dict[str, str], profile: Path | None) -> tuple[Result, Result]:
+async def measure(
+    root: Path, plan: Plan, worker_env: dict[str, str], profile: Path | None, rounds: int
+) -> tuple[list[Result], list[Result]]:
+    """Floor then cases, `rounds` times over on one server, so background load hits both alike."""
     stack = Stack(root, worker_env=worker_env, warn_at=plan.warn_at, first_breach_wait=plan.first_breach_wait, profile=profile)
     await stack.start()
+    floors: list[Result] = []
+    cases: list[Result] = []
     try:
-        log(f"floor: {plan.cases} bare workflows, deadlines over {plan.spread:g} s")
-        floor = await run_floor(stack, plan)
-        log(f"floor done in {floor.wall:.0f} s; cases: {plan.cases}, half through the gateway")
-        cases = await run_cases(stack, plan, floor.rates["direct"])
-        log(f"cases done in {cases.wall:.0f} s")
-        return floor, cases
+        for number in range(1, rounds + 1):
+            this = replace(plan, seed=plan.seed + number)
+            log(f"round {number}/{rounds}, floor: {plan.cases} bare workflows, deadlines over {plan.spread:g} s")
+            floors.append(await run_floor(stack, this))
+            log(f"floor done in {floors[-1].wall:.0f} s; cases: {plan.cases}, half through the gateway")
+            cases.append(await run_cases(stack, this, floors[-1].rates["direct"]))
+            log(f"cases done in {cases[-1].wall:.0f} s")
+        return floors, cases
     finally:
         await stack.stop()
 
@@ -148,12 +160,12 @@ def rows(floor: Result, cases: Result, sla: dict, suite: tuple[float, int] | Non
     return table
 
 
-def notes(plan: Plan, floor: Result, cases: Result, worker_env: dict[str, str], load: tuple[float, float]) -> list[str]:
+def notes(plan: Plan, floor: Result, cases: Result, worker_env: dict[str, str], load: tuple[float, float], rounds: int) -> list[str]:
     from worker import WorkerSettings
 
     settings = WorkerSettings.from_env({**os.environ, **worker_env})
     lines = [
-        f"N = {plan.cases}; deadlines over {plan.spread:g} s, {plan.lead:g} s after intake ({plan.floor_lead:g} s for the floor); "
+        f"N = {plan.cases}{f', median of {rounds} rounds' if rounds > 1 else ''}; deadlines over {plan.spread:g} s, {plan.lead:g} s after intake ({plan.floor_lead:g} s for the floor); "
         f"concurrency {plan.concurrency}; "
         f"{os.cpu_count()} CPUs, load average {load[0]:.2f} before and {load[1]:.2f} after (other work on the machine adds noise)",
         f"worker settings (both workers): cache {settings.max_cached_workflows}, workflow tasks {settings.max_concurrent_workflow_tasks}, "
@@ -192,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"SLA math ({samples} samples per target)")
         sla = sla_figures(samples)
         log(f"dev server, receivers and processes under {root}")
-        floor, cases = asyncio.run(measure(root, plan, worker_env, args.profile))
+        floors, rounds_of_cases = asyncio.run(measure(root, plan, worker_env, args.profile, args.rounds))
+        floor, cases = median_of(floors), median_of(rounds_of_cases)
         load_after = os.getloadavg()[0]
         suite = None
         if args.suite:
@@ -208,12 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     table = rows(floor, cases, sla, suite, plan.cases)
     print(render(table))
     print()
-    for line in notes(plan, floor, cases, worker_env, (load_before, load_after)):
+    for line in notes(plan, floor, cases, worker_env, (load_before, load_after), args.rounds):
         print(f"- {line}")
     if args.keep:
         print(f"- kept {root}")
     if args.json:
         figures = {"plan": asdict(plan), "floor": asdict(floor), "cases": asdict(cases), "sla": sla, "suite": suite,
+                   "rounds": {"floor": [asdict(r) for r in floors], "cases": [asdict(r) for r in rounds_of_cases]},
                    "rows": [{"figure": r.figure, "ours": r.ours, "floor": r.floor, "ratio": r.ratio, "verdict": r.verdict} for r in table]}  # fmt: skip
         args.json.write_text(json.dumps(figures, indent=2, default=str))
     return 0

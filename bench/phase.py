@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -49,6 +50,36 @@ class Result:
 
 
 IDLE_WINDOWS = 5
+
+
+def median_of(results: list[Result]) -> Result:
+    """One Result from several rounds: the median of every figure, so one noisy round does not decide a verdict."""
+    if len(results) == 1:
+        return results[0]
+
+    def per_key(dicts: list[dict[str, float]]) -> dict[str, float]:
+        return {key: statistics.median(d[key] for d in dicts if key in d) for key in dicts[0]}
+
+    lateness = [r.lateness for r in results if r.lateness is not None]
+    return Result(
+        count=results[0].count,
+        rates=per_key([r.rates for r in results]),
+        lateness=Lateness(
+            p50=statistics.median(late.p50 for late in lateness),
+            p99=statistics.median(late.p99 for late in lateness),
+            max=statistics.median(late.max for late in lateness),
+            measured=sum(late.measured for late in lateness),
+            missing=sum(late.missing for late in lateness),
+        ),
+        cpu=per_key([r.cpu for r in results]),
+        gross_cpu=per_key([r.gross_cpu for r in results]),
+        idle=per_key([r.idle for r in results]),
+        rss_per_1000=statistics.median(r.rss_per_1000 for r in results),
+        history_events=results[0].history_events,
+        history_types=results[0].history_types,
+        wall=sum(r.wall for r in results),
+        notes=[f"round {i + 1}: {note}" for i, r in enumerate(results) for note in r.notes],
+    )
 
 
 def count_events(result: Result, history) -> None:

@@ -139,6 +139,8 @@ class Stack:
         self.children["gateway"] = process
         self.gateway_url = f"http://{HOST}:{port}"
         await self._until_ready(process, self._gateway_healthy)
+        if self.profile:
+            self._attach_profiler("gateway", "gateway")
         return process
 
     def healthy(self) -> None:
