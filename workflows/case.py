@@ -33,8 +33,10 @@ BOUNDED_CLOSE = "close-waits-at-most-a-minute-for-deliveries"
 SKIP_STALE_WARNINGS = "no-warning-once-the-deadline-has-passed"
 KEEP_ALARM_TIMER = "one-timer-per-alarm-moment"
 LOCAL_POLICY_LOAD = "policy-loaded-by-a-local-activity"
-PATCHES = (BOUNDED_CLOSE, SKIP_STALE_WARNINGS, KEEP_ALARM_TIMER, LOCAL_POLICY_LOAD)
-NEWEST_PATCH = PATCHES[-1]
+ONE_UPSERT_PER_TASK = "ladders-take-their-step-before-publishing"
+PATCHES = (BOUNDED_CLOSE, SKIP_STALE_WARNINGS, KEEP_ALARM_TIMER, LOCAL_POLICY_LOAD, ONE_UPSERT_PER_TASK)  # append new ones
+# From this one on, a case records one patch marker, at its start: the newest its code has (docs/upgrading.md).
+FIRST_STARTUP_PATCH = PATCHES.index(LOCAL_POLICY_LOAD)
 POLICY_LOAD = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=["UnknownTenant", "InvalidPolicy"]),
@@ -67,12 +69,12 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
         self.alarm_timer: asyncio.Task[None] | None = None
         self.alarm_moment: datetime | None = None
         self.changed = False
-        self.newest_code = False
+        self.begun_with = -1  # the index in PATCHES of the newest patch this case's code had when it began
 
     @workflow.run
     async def run(self, request: CaseRequest, carried: CaseState | None = None) -> CaseStatus:
         request = as_request(request)
-        self.newest_code = workflow.patched(NEWEST_PATCH)
+        self.begun_with = self.startup_patch()
         if carried is not None:
             self.resume_carried(carried)
         else:
@@ -82,6 +84,8 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
         while True:
             await self.keep_holidays_ahead()
             self.act_on_due_alarms()
+            if self.patched(ONE_UPSERT_PER_TASK):
+                await self.let_ladders_take_their_first_step()  # so one upsert covers a breach and its step 1
             self.publish()
             if self.case.state == "closed":
                 break
@@ -121,7 +125,7 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
         task more per case; if the worker dies mid-read, the workflow task simply runs it again."""
         request = LoadPolicyRequest(tenant=tenant, first_year=year - 1, last_year=year + 2, policy=policy)
         summary = f"load the {tenant} policy, holidays {year - 1}–{year + 2}"
-        if self.newest_code:
+        if self.patched(LOCAL_POLICY_LOAD):
             return await workflow.execute_local_activity(
                 "load_policy", request, result_type=LoadedPolicy, summary=summary, **POLICY_LOAD
             )
@@ -154,10 +158,17 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
             case.record(workflow.now(), "missing_requested", fields=case.missing, channel=channel)
             self.tell_requester("missing_fields", 0, messages.missing_fields_text(case))
 
+    def startup_patch(self) -> int:
+        """Record only the newest patch, once: each marker also upserts TemporalChangeVersion (a visibility
+        write), and a case begun on code with a patch has every older one too. Replay finds the same one."""
+        for index in range(len(PATCHES) - 1, FIRST_STARTUP_PATCH - 1, -1):
+            if workflow.patched(PATCHES[index]):
+                return index
+        return -1
+
     def patched(self, patch_id: str) -> bool:
-        """A case begun by code with the newest patch has every older one too, so it records one patch
-        marker, not one per patch: each marker also upserts TemporalChangeVersion, a visibility write."""
-        return self.newest_code or workflow.patched(patch_id)
+        """`workflow.patched`, answered from the startup patch when the case began on code that had this one."""
+        return PATCHES.index(patch_id) <= self.begun_with or workflow.patched(patch_id)
 
     # --- the clocks ------------------------------------------------------------
 
