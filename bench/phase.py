@@ -45,6 +45,7 @@ class Result:
     rss_per_1000: float = math.nan  # bytes
     history_events: int = 0
     history_types: dict[str, int] = field(default_factory=dict)  # event type -> count, for the representative lifecycle
+    history_sequence: list[str] = field(default_factory=list)  # its events in order; upserts name their attributes
     wall: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -77,6 +78,7 @@ def median_of(results: list[Result]) -> Result:
         rss_per_1000=statistics.median(r.rss_per_1000 for r in results),
         history_events=results[0].history_events,
         history_types=results[0].history_types,
+        history_sequence=results[0].history_sequence,
         wall=sum(r.wall for r in results),
         notes=[f"round {i + 1}: {note}" for i, r in enumerate(results) for note in r.notes],
     )
@@ -87,6 +89,17 @@ def count_events(result: Result, history) -> None:
     result.history_events = len(history.events)
     types = Counter(EventType.Name(event.event_type).removeprefix("EVENT_TYPE_") for event in history.events)
     result.history_types = dict(types.most_common())
+    result.history_sequence = [_described(event) for event in history.events]
+
+
+def _described(event) -> str:
+    name = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+    if event.HasField("upsert_workflow_search_attributes_event_attributes"):
+        fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+        return f"{name} {','.join(sorted(fields))}"
+    if event.HasField("marker_recorded_event_attributes"):
+        return f"{name} {event.marker_recorded_event_attributes.marker_name}"
+    return name
 
 
 class Accounting:
