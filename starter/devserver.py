@@ -28,9 +28,6 @@ from workflows import search_attributes
 
 HOST = "127.0.0.1"
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
-# The server hands an activity a workflow task schedules straight back to the worker that scheduled it, when
-# that worker has a free slot (the SDK asks by default): one task-queue round trip less per delivery.
-DYNAMIC_CONFIG: Mapping[str, Any] = {"system.enableActivityEagerExecution": True}
 
 # Ports handed out by this process; the OS may offer a just-released port twice.
 _handed_out: set[int] = set()
@@ -110,7 +107,7 @@ class DevServer:
         self.log_file = self.data_dir / "logs" / "temporal.log"
         self.namespace = namespace
         self.register_search_attributes = register_search_attributes
-        self.dynamic_config = {**DYNAMIC_CONFIG, **(dynamic_config or {})}
+        self.dynamic_config = dict(dynamic_config or {})
         self.ui = ui
         self.ui_codec_endpoint = ui_codec_endpoint
         self.log_level = log_level
