@@ -17,7 +17,7 @@ self-hosted cluster and Temporal Cloud.
 | `SUPPORTFLOW_MAX_CONCURRENT_WORKFLOW_TASKS` | `100` | |
 | `SUPPORTFLOW_WORKFLOW_POLLERS` | `4` | a fixed count: autoscaling pollers with a minimum of 1 stalled once |
 | `SUPPORTFLOW_ACTIVITY_POLLERS` | `4` | likewise |
-| `SUPPORTFLOW_WORKFLOW_SANDBOX` | `shared` | `shared` imports the workflow modules once per worker (about 130 KB less per open case); `strict` re-imports them for every case, so the sandbox also catches a stray clock or random call in the workflow code itself at run time (the tests run `strict`) |
+| `SUPPORTFLOW_WORKFLOW_SANDBOX` | `shared` | `shared` imports the workflow modules once per worker (about 55 KB of RSS less per open case, measured); `strict` re-imports them for every case, so the sandbox also catches a stray clock or random call in the workflow code itself at run time (the tests run `strict`) |
 | `SUPPORTFLOW_GRACEFUL_SHUTDOWN_SECONDS` | `10` | how long running deliveries may finish after SIGTERM/SIGINT |
 | `SUPPORTFLOW_METRICS_PORT` | unset | serve Prometheus metrics on this port |
 | `SUPPORTFLOW_METRICS_HOST` | `127.0.0.1` | the metrics bind address; `0.0.0.0` when a scraper runs in another container |
@@ -213,8 +213,8 @@ def passthrough_modules(sandbox: str = "shared") -> list[str]:
     """Every `workflows` module (but the workflow definitions when `strict`), plus the libraries the models use.
 
     Each module the sandbox re-imports costs every open case its own copy:
-    for the definitions that is about 130 KB per case and 9 ms of compiling
-    per new case where no bytecode is cached. `strict` pays that so that the
+    for the definitions that is about 55 KB of RSS per case and 9 ms of
+    compiling per new case where no bytecode is cached. `strict` pays that so that the
     sandbox checks the workflow's own code too; the replay tests run `strict`.
     """
     import workflows
