@@ -3,7 +3,9 @@ severity warns, breaches, escalates, is answered, resolved and closed."""
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -85,3 +87,38 @@ async def test_blockit_resolved_case_closes_itself_after_seven_days(case_env):
     assert final.state == "closed"
     (closed,) = events(final, "closed")
     assert on_time(closed.at, final.resolved_at + timedelta(days=7))
+
+
+async def test_a_new_case_records_one_patch_marker_loads_its_policy_locally_and_upserts_once_per_task(case_env):
+    """What keeps a case lean on the server (docs/benchmarks.md): a Sev 1 case through breach, both ladder
+    steps, respond, resolve and close records the newest patch once, loads its policy as a local activity,
+    and never upserts its search attributes twice in one workflow task."""
+    from temporalio.api.enums.v1 import EventType
+
+    from workflows import case as supportcase
+
+    await case_env.skip_to(MONDAY_10)
+    case = await case_env.open(blockit_request(1, MONDAY_10))
+    await case_env.skip_to(TARGETS[1][0] + timedelta(minutes=31))
+    for update, args in (("respond", {"by": "eng-1"}), ("resolve", {"by": "eng-1", "resolution": "Fixed"}), ("close", {})):
+        await case_env.update(case, update, args)
+    await case.result()
+    history = await case.fetch_history()
+
+    markers = [e.marker_recorded_event_attributes for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    patches = [json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in markers if m.marker_name == "core_patch"]
+    assert patches == [supportcase.PATCHES[-1]]
+    local = [json.loads(m.details["data"].payloads[0].data)["activity_type"] for m in markers if m.marker_name == "core_local_activity"]
+    assert local == ["load_policy"]
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events
+                 if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]  # fmt: skip
+    assert scheduled and set(scheduled) == {"deliver"}
+
+    upserts_per_task = Counter(
+        e.upsert_workflow_search_attributes_event_attributes.workflow_task_completed_event_id
+        for e in history.events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+        and set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields) != {"TemporalChangeVersion"}
+    )
+    assert len(upserts_per_task) >= 5, "open, breach, step 2, respond, resolve and close each publish something"
+    assert max(upserts_per_task.values()) == 1, upserts_per_task
