@@ -104,7 +104,7 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
         if received_at > now + FUTURE_TOLERANCE:
             notes.append(f"received_at {received_at.isoformat()} was in the future; replaced by the receipt time")
             received_at = now
-        loaded = shared(await self.load_policy(request.tenant, received_at.year))
+        loaded = await self.load_policy(request.tenant, received_at.year)
         self.case = case = open_case(workflow.info().workflow_id, request, loaded, received_at)
         self.calendar = loaded.business_calendar()
         if request.channel not in case.policy.intake.channels:
@@ -121,17 +121,16 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
             self.start_ladder("emergency_intake")
 
     async def load_policy(self, tenant: str, year: int, policy=None) -> LoadedPolicy:
-        """A local activity: a file read (cached) is not worth a task on the server and a workflow
-        task more per case; if the worker dies mid-read, the workflow task simply runs it again."""
+        """The worker's shared copy of the tenant's policy. A local activity: a file read (cached) is not
+        worth a task on the server and a workflow task more per case; if the worker dies mid-read, the
+        workflow task simply runs it again."""
         request = LoadPolicyRequest(tenant=tenant, first_year=year - 1, last_year=year + 2, policy=policy)
-        summary = f"load the {tenant} policy, holidays {year - 1}–{year + 2}"
-        if self.patched(LOCAL_POLICY_LOAD):
-            return await workflow.execute_local_activity(
-                "load_policy", request, result_type=LoadedPolicy, summary=summary, **POLICY_LOAD
-            )
-        return await workflow.execute_activity(
-            "load_policy", request, result_type=LoadedPolicy, summary=summary, **POLICY_LOAD
-        )
+        execute = workflow.execute_local_activity if self.patched(LOCAL_POLICY_LOAD) else workflow.execute_activity
+        loaded = await execute(
+            "load_policy", request, result_type=LoadedPolicy,
+            summary=f"load the {tenant} policy, holidays {year - 1}–{year + 2}", **POLICY_LOAD,
+        )  # fmt: skip
+        return shared(loaded)
 
     def resume_carried(self, carried: CaseState) -> None:
         carried.loaded = shared(carried.loaded)
@@ -142,7 +141,7 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
         """Holidays are expanded a few years at a time; ask again before they run out."""
         year = workflow.now().year
         if year + 1 > self.case.loaded.last_year:
-            self.case.loaded = shared(await self.load_policy(self.case.policy.tenant, year, self.case.policy))
+            self.case.loaded = await self.load_policy(self.case.policy.tenant, year, self.case.policy)
             self.calendar = self.case.loaded.business_calendar()
 
     def acknowledge_requester(self) -> None:

@@ -28,6 +28,11 @@ class CaseEscalation:
     """Ladders run as asyncio tasks, one per ladder name; deliveries as tasks of their own, so
     neither a slow receiver nor a long wait ever holds up a clock."""
 
+    async def let_ladders_take_their_first_step(self) -> None:
+        """So what is published or returned next already shows a ladder just started at its step 1
+        (a bare yield: no timer, deterministic)."""
+        await asyncio.sleep(0)
+
     def start_ladder(self, name: str) -> None:
         case = self.case
         ladder = case.policy.escalations.get(name)  # type: ignore[call-overload]

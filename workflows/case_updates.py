@@ -1,8 +1,6 @@
 """The contract's updates (DESIGN's table), each with a validator that asks `CaseState` the
 same question its handler does. A mixin of `SupportCaseWorkflow`."""
 
-import asyncio
-
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -45,10 +43,6 @@ class CaseUpdates:
     async def ready(self) -> CaseState:
         await workflow.wait_condition(lambda: self.case is not None)
         return self.case
-
-    async def let_ladders_take_their_first_step(self) -> None:
-        """So the status an update returns already shows step 1 (a bare yield: no timer, deterministic)."""
-        await asyncio.sleep(0)
 
     def changed_status(self) -> CaseStatus:
         self.act_on_due_alarms()
