@@ -20,6 +20,7 @@ from support import write_policies
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from starter.cases import initial_search_attributes
 from temporal_fixtures import case_worker
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
@@ -59,9 +60,10 @@ class CaseEnv:
         await self.env.sleep(gap)
 
     async def open(self, request: CaseRequest) -> WorkflowHandle:
+        """Started as `start_case` starts a case: with the search attributes its first task would publish."""
         return await self.client.start_workflow(
             "SupportCase", request, id=f"case-{request.tenant}-{uuid.uuid4().hex[:24]}", task_queue=self.queue,
-            result_type=CaseStatus,
+            result_type=CaseStatus, search_attributes=initial_search_attributes(request),
         )
 
     async def status(self, case: WorkflowHandle) -> CaseStatus:

@@ -34,7 +34,9 @@ SKIP_STALE_WARNINGS = "no-warning-once-the-deadline-has-passed"
 KEEP_ALARM_TIMER = "one-timer-per-alarm-moment"
 LOCAL_POLICY_LOAD = "policy-loaded-by-a-local-activity"
 ONE_UPSERT_PER_TASK = "ladders-take-their-step-before-publishing"
-PATCHES = (BOUNDED_CLOSE, SKIP_STALE_WARNINGS, KEEP_ALARM_TIMER, LOCAL_POLICY_LOAD, ONE_UPSERT_PER_TASK)  # append new ones
+ATTRIBUTES_FROM_START = "search-attributes-given-at-start-are-published"
+PATCHES = (BOUNDED_CLOSE, SKIP_STALE_WARNINGS, KEEP_ALARM_TIMER, LOCAL_POLICY_LOAD, ONE_UPSERT_PER_TASK,
+           ATTRIBUTES_FROM_START)  # append new ones
 # From this one on, a case records one patch marker, at its start: the newest its code has (docs/upgrading.md).
 FIRST_STARTUP_PATCH = PATCHES.index(LOCAL_POLICY_LOAD)
 POLICY_LOAD = dict(
@@ -75,6 +77,9 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
     async def run(self, request: CaseRequest, carried: CaseState | None = None) -> CaseStatus:
         request = as_request(request)
         self.begun_with = self.startup_patch()
+        if self.patched(ATTRIBUTES_FROM_START):
+            # `start_case` starts a case with what its first task would publish; only a difference is upserted.
+            self.published = sa.given(workflow.info().typed_search_attributes)
         if carried is not None:
             self.resume_carried(carried)
         else:
@@ -278,18 +283,7 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
         """One search-attribute upsert per workflow task at most, with only what changed."""
         case = self.case
         status = self.status()
-        values: dict[str, object] = {
-            sa.CASE_TENANT.name: case.policy.tenant,
-            sa.CASE_STATE.name: case.state,
-            sa.CASE_CHANNEL.name: case.channel,
-            sa.REQUESTER_EMAIL.name: case.requester_index,
-            sa.CASE_SEVERITY.name: case.severity,
-            sa.ESCALATION_STEP.name: case.escalation.step,
-            sa.RESPONSE_DUE_AT.name: status.response_due_at,
-            sa.RESOLUTION_DUE_AT.name: status.resolution_due_at,
-            sa.NEXT_DUE_AT.name: status.next_due_at,
-            sa.SLA_BREACHED.name: bool(case.breaches),
-        }
+        values = sa.values_of(case, status)
         updates = []
         for key in sa.ALL:
             value = values[key.name]

@@ -5,7 +5,15 @@ launcher, the compose setup job and the test fixtures: all of them read this
 module, so an attribute the server does not know never reaches a workflow.
 """
 
-from temporalio.common import SearchAttributeKey
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+if TYPE_CHECKING:
+    from workflows.contracts import CaseStatus
+    from workflows.state import CaseState
 
 CASE_TENANT = SearchAttributeKey.for_keyword("CaseTenant")
 CASE_STATE = SearchAttributeKey.for_keyword("CaseState")
@@ -22,6 +30,35 @@ ALL = (
     CASE_TENANT, CASE_STATE, CASE_CHANNEL, REQUESTER_EMAIL, CASE_SEVERITY, ESCALATION_STEP,
     RESPONSE_DUE_AT, RESOLUTION_DUE_AT, NEXT_DUE_AT, SLA_BREACHED,
 )  # fmt: skip
+
+
+
+def values_of(case: CaseState, status: CaseStatus) -> dict[str, object]:
+    """What each attribute holds for `case` (None: unset). One definition, for the workflow's upserts and
+    for the attributes a case is started with."""
+    return {
+        CASE_TENANT.name: case.policy.tenant,
+        CASE_STATE.name: case.state,
+        CASE_CHANNEL.name: case.channel,
+        REQUESTER_EMAIL.name: case.requester_index,
+        CASE_SEVERITY.name: case.severity,
+        ESCALATION_STEP.name: case.escalation.step,
+        RESPONSE_DUE_AT.name: status.response_due_at,
+        RESOLUTION_DUE_AT.name: status.resolution_due_at,
+        NEXT_DUE_AT.name: status.next_due_at,
+        SLA_BREACHED.name: bool(case.breaches),
+    }
+
+
+def as_pairs(values: dict[str, object]) -> TypedSearchAttributes:
+    """`values` as a start's search attributes: the set ones."""
+    return TypedSearchAttributes([SearchAttributePair(key, values[key.name]) for key in ALL if values[key.name] is not None])
+
+
+def given(attributes: TypedSearchAttributes) -> dict[str, object]:
+    """What a run began with, in `values_of` form: an attribute it was not given is unset."""
+    return {key.name: attributes.get(key) for key in ALL}
+
 
 # Names as the temporal CLI's `--search-attribute Name=Type` spells the types.
 CLI_TYPES = {"KEYWORD": "Keyword", "INT": "Int", "DATETIME": "Datetime", "BOOL": "Bool"}
