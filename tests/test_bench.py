@@ -6,6 +6,7 @@ how fast anything is. No timing is asserted here, ever (issue 7).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,3 +54,18 @@ def test_bench_prints_every_figure_beside_the_floor() -> None:
         assert "n/a" not in row, f"{figure} was not measured:\n{out}"
     assert "not run (--suite)" in out
     assert "(20 measured, 0 missing)" in out and "(20, 0 missing)" in out
+
+
+def test_sdk_memory_probe_measures_every_variant() -> None:
+    """`python -m bench.sdk_memory` (docs/benchmarks.md, "Where the cost is"): one row of figures per variant."""
+    from bench.sdk_memory import VARIANTS
+
+    probe = subprocess.run([sys.executable, "-m", "bench.sdk_memory", "--workflows", "5", "--settle", "1"], cwd=REPO,
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert probe.returncode == 0, probe.stderr[-4000:]
+    rows = [line for line in probe.stdout.splitlines() if line.startswith("| ") and not line.startswith("| variant")]
+    assert [row.split("|")[1].strip() for row in rows] == list(VARIANTS)
+    first, *others = ([cell.strip() for cell in row.split("|")[2:5]] for row in rows)
+    assert first[1] == "—"
+    measured = [first[0], first[2]] + [cell for cells in others for cell in cells]
+    assert all(re.fullmatch(r"[+-]?\d+\.\d", cell) for cell in measured), probe.stdout

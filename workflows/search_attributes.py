@@ -32,7 +32,6 @@ ALL = (
 )  # fmt: skip
 
 
-
 def values_of(case: CaseState, status: CaseStatus) -> dict[str, object]:
     """What each attribute holds for `case` (None: unset). One definition, for the workflow's upserts and
     for the attributes a case is started with."""
