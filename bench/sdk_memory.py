@@ -41,6 +41,7 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "+ 4 search-attribute upserts in one task": ({"upserts": 4}, {}),
     "+ a patch marker (and its TemporalChangeVersion upsert)": ({"patch": True}, {}),
     "+ a local activity returning 4 KB": ({"local_activity_bytes": 4000}, {}),
+    "+ an activity with a 1.5 KB input, completed (one more workflow task)": ({"activity_input_bytes": 1500}, {}),
     "+ a 4 KB workflow input": ({"input_bytes": 4000}, {}),
     "+ 7 search attributes and a static summary at start": ({}, {"attributes": True}),
 }
@@ -51,6 +52,11 @@ async def blob(size: int) -> str:
     return "x" * size
 
 
+@activity.defn(name="sdk_memory_deliver")
+async def deliver(message: str) -> None:
+    """Takes a message, as a delivery does, and does nothing with it."""
+
+
 @workflow.defn(name="SdkMemory", sandboxed=False)
 class SdkMemory:
     @workflow.run
@@ -59,6 +65,8 @@ class SdkMemory:
             workflow.patched("sdk-memory-probe")
         if does.get("local_activity_bytes"):
             await workflow.execute_local_activity(blob, does["local_activity_bytes"], start_to_close_timeout=timedelta(seconds=10))
+        if does.get("activity_input_bytes"):
+            await workflow.execute_activity(deliver, "z" * does["activity_input_bytes"], start_to_close_timeout=timedelta(seconds=10))
         for step in range(does.get("upserts", 0)):
             workflow.upsert_search_attributes([sa.ESCALATION_STEP.value_set(step)])
         for _ in range(does.get("timers", 0)):
@@ -88,7 +96,7 @@ async def measure(count: int, does: dict, starts_with: dict, settle: float) -> t
     with tempfile.TemporaryDirectory() as root:
         async with DevServer(root, ui=False) as server:
             client = await server.connect()
-            worker = Worker(client, task_queue=QUEUE, workflows=[SdkMemory], activities=[blob],
+            worker = Worker(client, task_queue=QUEUE, workflows=[SdkMemory], activities=[blob, deliver],
                             workflow_runner=UnsandboxedWorkflowRunner(), max_cached_workflows=count + 100)  # fmt: skip
             options: dict = {}
             if starts_with.get("attributes"):
