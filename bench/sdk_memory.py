@@ -49,6 +49,7 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
 
 @activity.defn(name="sdk_memory_blob")
 async def blob(size: int) -> str:
+    """A result of `size` bytes, as `load_policy` returns a policy."""
     return "x" * size
 
 
@@ -57,7 +58,7 @@ async def deliver(message: str) -> None:
     """Takes a message, as a delivery does, and does nothing with it."""
 
 
-@workflow.defn(name="SdkMemory", sandboxed=False)
+@workflow.defn(name="SdkMemory")
 class SdkMemory:
     @workflow.run
     async def run(self, does: dict) -> None:
@@ -158,6 +159,7 @@ def main() -> None:
         excess = "—" if floor is None else f"{malloc - floor:+.1f}"
         floor = malloc if floor is None else floor
         print(f"| {name} | {malloc:.1f} | {excess} | {rss:.1f} |", flush=True)
+
 
 if __name__ == "__main__":
     main()
