@@ -24,6 +24,20 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0,
         await asyncio.sleep(every)
 
 
+async def opened_status(handle) -> Any:
+    """The case's `CaseStatus` once its first workflow task has run. Its search attributes are no sign of
+    that: `start_case` starts a case with them (docs/contracts.md)."""
+    from workflows.contracts import CaseStatus
+
+    async def ask():
+        try:
+            return await handle.query("status", result_type=CaseStatus)
+        except Exception:  # still opening: the query finds no policy yet, or no finished first task
+            return None
+
+    return await eventually(ask)
+
+
 def write_policies(folder: Path, hooks: HttpReceiver, copies: dict[str, str] | None = None) -> None:
     """The shipped policies with every chat and webhook contact on `hooks` (/chat/<id>, /webhook/<id>);
     `copies` maps a new tenant name to the shipped tenant it copies."""

@@ -31,7 +31,7 @@ from worker import sandbox_runner
 from workflows import search_attributes as sa
 from workflows.auditor import FleetAuditWorkflow
 from workflows.contracts import CaseStatus
-from support import eventually
+from support import eventually, opened_status
 
 
 @pytest_asyncio.fixture
@@ -96,6 +96,7 @@ async def test_the_audit_catches_a_case_whose_worker_was_stopped_across_its_dead
         opened = await start_case(client, blockit_request(1, received_at, source_id=f"<{uuid.uuid4()}@mail.example>"))
         due = await eventually(lambda: _next_due_at(client, opened.case_id), timeout=20)
         assert due == received_at + timedelta(minutes=30)
+        assert await opened_status(client.get_workflow_handle(opened.case_id)), "the case's first task never ran"
     # ...and no worker for it across that deadline.
     await asyncio.sleep(max((due - datetime.now(UTC)).total_seconds() + 2, 0))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest_asyncio
 from case_fixtures import blockit_request, events
-from support import eventually
+from support import eventually, opened_status
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -29,16 +29,6 @@ async def dev_client(tmp_path: Path, policies, smtp_receiver, twilio_receiver, m
         async with case_worker(client) as queue:
             monkeypatch.setenv("SUPPORTFLOW_TASK_QUEUE", queue)
             yield client
-
-
-async def opened_status(handle) -> CaseStatus:
-    async def ask():
-        try:
-            return await handle.query("status", result_type=CaseStatus)
-        except Exception:  # still opening
-            return None
-
-    return await eventually(ask)
 
 
 async def test_a_case_shows_its_summary_clocks_and_search_attributes_in_the_web_ui(dev_client):
