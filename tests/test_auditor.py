@@ -125,6 +125,25 @@ async def test_the_audit_catches_a_case_whose_worker_was_stopped_across_its_dead
     assert len(http_receiver.requests_to("/audit")) == 1
 
 
+async def test_the_audit_catches_a_case_no_worker_ever_picked_up(dev_server, audit_metrics, policies, monkeypatch):
+    """`start_case` gives a case its `NextDueAt` at start, so the audit sees it before any worker has."""
+    client = await dev_server.connect(data_converter=pydantic_data_converter)
+    audit_client, _ = audit_metrics
+    monkeypatch.setenv("SUPPORTFLOW_AUDIT_GRACE_SECONDS", "1")
+    cases_queue, audit_queue = f"cases-{uuid.uuid4().hex[:8]}", f"audit-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("SUPPORTFLOW_TASK_QUEUE", cases_queue)  # no worker polls it
+
+    received_at = datetime.now(UTC) - timedelta(minutes=29, seconds=57)
+    opened = await start_case(client, blockit_request(1, received_at, source_id=f"<{uuid.uuid4()}@mail.example>"))
+    due = received_at + timedelta(minutes=30)
+    await asyncio.sleep(max((due - datetime.now(UTC)).total_seconds() + 2, 0))
+
+    await auditor.ensure_schedule(client, auditor.parse_every("1h"), audit_queue)
+    async with auditor_only_worker(audit_client, audit_queue):
+        report = await auditor.run_now(client)
+    assert [(m.case_id, m.tenant, m.target, m.due_at) for m in report.missed] == [(opened.case_id, "blockit", "response", due)]
+
+
 async def _next_due_at(client: Client, case_id: str) -> datetime | None:
     found = (await client.get_workflow_handle(case_id).describe()).typed_search_attributes
     return found.get(sa.NEXT_DUE_AT)
