@@ -57,7 +57,7 @@ async def run_cases(stack: Stack, plan: Plan, floor_start_rate: float) -> Result
         return answer.json()["case_id"]
 
     async def through_client(request: CaseRequest) -> str:
-        return (await start_case(client, request, policy)).case_id
+        return (await start_case(client, request)).case_id
 
     async def respond_resolve_close(case_id: str) -> None:
         handle = client.get_workflow_handle(case_id, result_type=CaseStatus)

@@ -18,12 +18,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.policy import load_tenant_policy, policy_path, read_policy_file, years_around
+from activities.policy import load_tenant_policy, years_around
 from starter.encryption import keyring_of, requester_email_key
 from workflows import search_attributes as sa
 from workflows.contracts import Amend, CaseRequest, CaseStatus
-from workflows.policy import Policy
-from workflows.state import open_case
+from workflows.state import CaseState, open_case
 
 
 def task_queue() -> str:
@@ -39,21 +38,25 @@ def case_id(request: CaseRequest) -> str:
     return f"case-{request.tenant}-{key}"
 
 
-def static_summary(request: CaseRequest, policy: Policy) -> str:
+def as_opened(request: CaseRequest) -> tuple[CaseState, CaseStatus]:
+    """The case as its first task will see it, computed with the workflow's own code from the same policy
+    file. Should the worker see another policy, or another moment than `received_at`, the workflow
+    upserts whatever differs from the attributes started with."""
+    received_at = request.received_at or datetime.now(UTC)
+    loaded = load_tenant_policy(request.tenant, *years_around(received_at.date()))
+    case = open_case("", request, loaded, received_at)
+    return case, case.status(loaded.business_calendar())
+
+
+def static_summary(case: CaseState) -> str:
     """`Sev1 · blockit · Scheduling page down`, as the web UI lists cases."""
-    severity = policy.severity_for(request.channel, request.severity)
-    return f"Sev{severity} · {policy.tenant} · {request.subject or '(no subject)'}"
+    return f"Sev{case.severity} · {case.policy.tenant} · {case.subject or '(no subject)'}"
 
 
 def initial_search_attributes(request: CaseRequest) -> TypedSearchAttributes:
     """Everything the case's first task would publish, due dates included, so that task has nothing to
-    upsert (one visibility write less per case) and a list shows the case complete from the first moment.
-    Computed as the workflow computes them, from the same policy file; should the worker see another
-    policy, or another moment than `received_at`, the workflow upserts what differs."""
-    received_at = request.received_at or datetime.now(UTC)
-    loaded = load_tenant_policy(request.tenant, *years_around(received_at.date()))
-    case = open_case("", request, loaded, received_at)
-    return sa.as_pairs(sa.values_of(case, case.status(loaded.business_calendar())))
+    upsert (one visibility write less per case) and a list shows the case complete from the first moment."""
+    return sa.as_pairs(sa.values_of(*as_opened(request)))
 
 
 @dataclass(frozen=True)
@@ -63,11 +66,11 @@ class Opened:
     handle: WorkflowHandle
 
 
-async def start_case(client: Client, request: CaseRequest, policy: Policy | None = None) -> Opened:
+async def start_case(client: Client, request: CaseRequest) -> Opened:
     """Start `SupportCase`, or find the case this source id already opened."""
-    policy = policy or read_policy_file(policy_path(request.tenant))
     request = with_requester_email_key(client, request)
     workflow_id = case_id(request)
+    case, status = as_opened(request)
     try:
         handle = await client.start_workflow(
             "SupportCase",
@@ -77,8 +80,8 @@ async def start_case(client: Client, request: CaseRequest, policy: Policy | None
             result_type=CaseStatus,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=static_summary(request, policy),
-            search_attributes=initial_search_attributes(request),
+            static_summary=static_summary(case),
+            search_attributes=sa.as_pairs(sa.values_of(case, status)),
         )
         return Opened(workflow_id, False, handle)
     except WorkflowAlreadyStartedError:

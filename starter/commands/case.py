@@ -83,7 +83,7 @@ async def open_case(options: ModelOptions[CaseRequest], args: argparse.Namespace
         known = ", ".join(str(level) for level in policy.severities)
         raise CommandFailed(f"--severity: {request.tenant} has no severity {request.severity} (it has {known})", 2)
     client = await connect_client()
-    opened = await start_case(client, request, policy)
+    opened = await start_case(client, request)
     if args.json:
         print(json.dumps({"case_id": opened.case_id, "duplicate": opened.duplicate}))
     else:

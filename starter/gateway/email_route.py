@@ -51,7 +51,7 @@ async def email_intake(http: Request, tenant: str, receipt_time: datetime) -> JS
         request = request.model_copy(update={"existing_case": thread_id})
     if mail.date_header or mail.auto_submitted:
         request = request.model_copy(update={"notes": [*request.notes, *_mail_notes(mail)]})
-    return await open_case(http, admit(request, policy, receipt_time), policy)
+    return await open_case(http, admit(request, policy, receipt_time))
 
 
 async def threaded_case(client: Client, tenant: str, thread_ids: list[str]) -> tuple[str, bool] | None:

@@ -41,7 +41,7 @@ async def open_from_json(request: CaseRequest, http: Request) -> JSONResponse:
     policy = tenant_policy(request.tenant)
     # What the gateway found (redaction, notes) and the address's index are the gateway's to say, never the caller's.
     request = request.model_copy(update={"phi_redacted": False, "notes": [], "requester_email_key": None})
-    return await open_case(http, admit(request, policy, receipt_time()), policy)
+    return await open_case(http, admit(request, policy, receipt_time()))
 
 
 @router.post("/v1/intake/voicemail", status_code=201, responses=OPENED, summary="Open a case from a voicemail")
@@ -50,7 +50,7 @@ async def open_from_voicemail(body: VoicemailIntake, tenant: Tenant, http: Reque
     A voicemail is never turned away: missing details are listed in the case and asked for."""
     policy = tenant_policy(tenant)
     now = receipt_time()
-    return await open_case(http, admit(voicemail_request(body, policy, now), policy, now), policy)
+    return await open_case(http, admit(voicemail_request(body, policy, now), policy, now))
 
 
 @router.post("/v1/intake/chat", status_code=201, responses=OPENED, summary="Open a case from a chat conversation")
@@ -58,7 +58,7 @@ async def open_from_chat(body: ChatIntake, tenant: Tenant, http: Request) -> JSO
     """`source_id` is the conversation id, so a repeated hand-off is the same case."""
     policy = tenant_policy(tenant)
     now = receipt_time()
-    return await open_case(http, admit(chat_request(body, tenant, now), policy, now), policy)
+    return await open_case(http, admit(chat_request(body, tenant, now), policy, now))
 
 
 @router.post("/v1/intake/web", status_code=201, responses=OPENED, summary="Open a case from the web form or Help button")
@@ -70,7 +70,7 @@ async def open_from_web_form(
 ) -> JSONResponse:
     policy = tenant_policy(tenant)
     now = receipt_time()
-    return await open_case(http, admit(web_request(form, tenant, channel, now), policy, now), policy)
+    return await open_case(http, admit(web_request(form, tenant, channel, now), policy, now))
 
 
 @router.post(

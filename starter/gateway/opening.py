@@ -71,11 +71,11 @@ def admit(request: CaseRequest, policy: Policy, receipt_time: datetime) -> CaseR
     return redact_request(request) if policy.intake.redact_phi else request
 
 
-async def open_case(http: Request, request: CaseRequest, policy: Policy) -> JSONResponse:
+async def open_case(http: Request, request: CaseRequest) -> JSONResponse:
     """201 for a new case, 200 when this source id already opened one."""
     client = await http.app.state.temporal.client()
     try:
-        opened = await start_case(client, request, policy)
+        opened = await start_case(client, request)
     except RPCError as problem:
         if problem.status == RPCStatusCode.INVALID_ARGUMENT:
             raise field_error("request", f"Temporal refused to start the case: {problem.message}") from None
