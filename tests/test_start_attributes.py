@@ -19,14 +19,14 @@ MONDAY_10 = datetime(2030, 1, 7, 10, 0, tzinfo=ZoneInfo("America/Chicago"))
 
 
 async def opening_upserts(case) -> list[set[str]]:
-    """The attribute names each upsert of the opening workflow task set (TemporalChangeVersion aside): the
-    commands a task completes with follow its WorkflowTaskCompleted event, before the next task is scheduled."""
-    events = list((await case.fetch_history()).events)
-    first_done = next(i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+    """The attribute names each upsert set while the case opened (TemporalChangeVersion aside): every
+    workflow task up to the one that starts the case's first timer, which ends the opening."""
     names = []
-    for event in events[first_done + 1 :]:
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+    timer_started = False
+    for event in (await case.fetch_history()).events:
+        if timer_started and event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
             break
+        timer_started = timer_started or event.event_type == EventType.EVENT_TYPE_TIMER_STARTED
         if event.HasField("upsert_workflow_search_attributes_event_attributes"):
             names.append(set(event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields))
     return [n - {"TemporalChangeVersion"} for n in names if n != {"TemporalChangeVersion"}]

@@ -35,8 +35,9 @@ KEEP_ALARM_TIMER = "one-timer-per-alarm-moment"
 LOCAL_POLICY_LOAD = "policy-loaded-by-a-local-activity"
 ONE_UPSERT_PER_TASK = "ladders-take-their-step-before-publishing"
 ATTRIBUTES_FROM_START = "search-attributes-given-at-start-are-published"
+REGULAR_POLICY_LOAD = "policy-loaded-by-a-regular-activity-again"
 PATCHES = (BOUNDED_CLOSE, SKIP_STALE_WARNINGS, KEEP_ALARM_TIMER, LOCAL_POLICY_LOAD, ONE_UPSERT_PER_TASK,
-           ATTRIBUTES_FROM_START)  # append new ones
+           ATTRIBUTES_FROM_START, REGULAR_POLICY_LOAD)  # append new ones
 # From this one on, a case records one patch marker, at its start: the newest its code has (docs/upgrading.md).
 FIRST_STARTUP_PATCH = PATCHES.index(LOCAL_POLICY_LOAD)
 POLICY_LOAD = dict(
@@ -126,11 +127,14 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
             self.start_ladder("emergency_intake")
 
     async def load_policy(self, tenant: str, year: int, policy=None) -> LoadedPolicy:
-        """The worker's shared copy of the tenant's policy. A local activity: a file read (cached) is not
-        worth a task on the server and a workflow task more per case; if the worker dies mid-read, the
-        workflow task simply runs it again."""
+        """The worker's shared copy of the tenant's policy, from an ordinary activity. A local one saved a
+        workflow task per case, but when its result reached the workflow in a later task than the one that
+        ran it, the code after it saw another `workflow.now()` on replay than it had seen live (the
+        activity's completion time instead of that task's start): the opening's timeline moved after a
+        worker restart (tests/reliability/test_server_restart.py). Cases begun with it keep it."""
         request = LoadPolicyRequest(tenant=tenant, first_year=year - 1, last_year=year + 2, policy=policy)
-        execute = workflow.execute_local_activity if self.patched(LOCAL_POLICY_LOAD) else workflow.execute_activity
+        local = self.patched(LOCAL_POLICY_LOAD) and not self.patched(REGULAR_POLICY_LOAD)
+        execute = workflow.execute_local_activity if local else workflow.execute_activity
         loaded = await execute(
             "load_policy", request, result_type=LoadedPolicy,
             summary=f"load the {tenant} policy, holidays {year - 1}–{year + 2}", **POLICY_LOAD,
