@@ -52,9 +52,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from starter import encryption, logs
 from workflows import search_attributes
-
-from starter import encryption, logs  # noqa: E402
 
 log = logging.getLogger("supportflow.worker")
 
@@ -63,7 +62,9 @@ log = logging.getLogger("supportflow.worker")
 LIBRARIES_PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "zoneinfo")
 # The workflow definitions. The `strict` sandbox re-imports them for every case, which is what catches a
 # stray `datetime.now()` in them at run time; `shared` imports them once, like the rest of `workflows`.
-WORKFLOW_DEFINITIONS = frozenset({"workflows.case", "workflows.case_updates", "workflows.case_escalation", "workflows.auditor"})
+WORKFLOW_DEFINITIONS = frozenset(
+    {"workflows.case", "workflows.case_updates", "workflows.case_escalation", "workflows.auditor"}
+)
 SANDBOXES = ("shared", "strict")
 
 
@@ -313,7 +314,9 @@ def sandbox_runner(sandbox: str = "shared") -> SandboxedWorkflowRunner:
 def build_worker(client: Client, task_queue: str | None = None, *, settings: WorkerSettings | None = None) -> Worker:
     """The worker for `client`, tuned by `settings` (by default, from the environment)."""
     if not issubclass(client.data_converter.payload_converter_class, PydanticPayloadConverter):
-        raise ValueError("build_worker needs a client connected with temporalio.contrib.pydantic.pydantic_data_converter")
+        raise ValueError(
+            "build_worker needs a client connected with temporalio.contrib.pydantic.pydantic_data_converter"
+        )
     settings = settings or WorkerSettings.from_env(os.environ)
     workflows, activities = registered(client)
     return Worker(
@@ -337,7 +340,9 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
     try:
         client = await connect(settings, metrics_runtime(settings))
     except RuntimeError as problem:  # the SDK reports an unreachable server as a RuntimeError
-        raise CannotConnect(f"cannot reach Temporal at {settings.address} (namespace {settings.namespace}): {problem}")
+        raise CannotConnect(
+            f"cannot reach Temporal at {settings.address} (namespace {settings.namespace}): {problem}"
+        ) from None
     await check_search_attributes(client, settings.namespace)
     worker = build_worker(client, settings=settings)
 
@@ -349,9 +354,11 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
     polling = asyncio.create_task(worker.run())
     log.info(
         "polling %s on %s (namespace %s)%s",
-        settings.task_queue, settings.address, settings.namespace,
+        settings.task_queue,
+        settings.address,
+        settings.namespace,
         f"; metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics" if settings.metrics_port else "",
-    )  # fmt: skip
+    )
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if not polling.done():

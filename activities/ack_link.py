@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from activities.settings import Settings
 
@@ -71,7 +71,7 @@ def verify_ack_token(token: str, now: datetime, settings: Settings | None = None
         raise AckLinkInvalid("This acknowledgement link was altered or was not issued by this supportflow.")
     try:
         claim = json.loads(_decode(payload))
-        expires_at = datetime.fromtimestamp(int(claim["exp"]), tz=timezone.utc)
+        expires_at = datetime.fromtimestamp(int(claim["exp"]), tz=UTC)
         case_id, contact = str(claim["case_id"]), str(claim["contact"])
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise AckLinkInvalid("This acknowledgement link is damaged; open the whole link from the message.") from None

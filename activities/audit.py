@@ -20,7 +20,14 @@ from activities.channels.failures import DeliveryFailed
 from activities.channels.http import post
 from activities.settings import Settings, SettingsError
 from workflows import search_attributes as sa
-from workflows.audit_report import ALERT_MISSED_DEADLINES, ALERT_REJECTED, FIND_MISSED_DEADLINES, AuditQuery, AuditReport, MissedDeadline
+from workflows.audit_report import (
+    ALERT_MISSED_DEADLINES,
+    ALERT_REJECTED,
+    FIND_MISSED_DEADLINES,
+    AuditQuery,
+    AuditReport,
+    MissedDeadline,
+)
 
 DEFAULT_GRACE_SECONDS = 120.0
 # One report travels through workflow history; a fleet this far behind needs the UI, not a longer list.
@@ -45,8 +52,7 @@ def grace_seconds(env: Mapping[str, str] | None = None) -> float:
 def missed_deadline_query(cutoff_rfc3339: str) -> str:
     """Open cases whose earliest unmet deadline is before the cutoff; NextDueAt skips met, breached and paused clocks."""
     return (
-        f"WorkflowType = 'SupportCase' AND ExecutionStatus = 'Running' "
-        f"AND {sa.NEXT_DUE_AT.name} < '{cutoff_rfc3339}'"
+        f"WorkflowType = 'SupportCase' AND ExecutionStatus = 'Running' AND {sa.NEXT_DUE_AT.name} < '{cutoff_rfc3339}'"
     )
 
 
@@ -73,7 +79,12 @@ class FleetAuditor:
             missed.append(_missed(execution.id, execution.typed_search_attributes))
         activity.logger.info("audit: %d open case(s) past a deadline with no breach (%s)", len(missed), query)
         return AuditReport(
-            audit_id=audit.audit_id, as_of=audit.as_of, grace_seconds=grace, query=query, missed=missed, truncated=truncated
+            audit_id=audit.audit_id,
+            as_of=audit.as_of,
+            grace_seconds=grace,
+            query=query,
+            missed=missed,
+            truncated=truncated,
         )
 
     @activity.defn(name=ALERT_MISSED_DEADLINES)
@@ -94,7 +105,10 @@ class FleetAuditor:
         try:
             settings = Settings.from_env()
             response = await post(
-                webhook, idempotency_key=f"{report.audit_id}:alert", settings=settings, json=report.model_dump(mode="json")
+                webhook,
+                idempotency_key=f"{report.audit_id}:alert",
+                settings=settings,
+                json=report.model_dump(mode="json"),
             )
         except SettingsError as problem:
             raise ApplicationError(str(problem), type=ALERT_REJECTED, non_retryable=True) from None

@@ -19,9 +19,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.ack_link import ACK_LINK_LIFETIME, ack_url
-from activities.portal_link import PORTAL_LINK_LIFETIME, portal_url
 from activities.channels import chat, email, twilio, webhook
 from activities.channels.failures import DeliveryFailed, DeliveryRejected, DeliveryUnavailable
+from activities.portal_link import PORTAL_LINK_LIFETIME, portal_url
 from activities.settings import Settings, SettingsError
 from workflows.contracts import Delivery, DeliveryResult
 from workflows.delivery_policy import DELIVER_ACTIVITY, DELIVERY_REJECTED, DELIVERY_UNAVAILABLE
@@ -67,8 +67,13 @@ async def deliver(delivery: Delivery) -> DeliveryResult:
 
 def with_portal_link(delivery: Delivery, scheduled: datetime, settings: Settings) -> Delivery:
     """The acknowledgement email lets the requester follow their cases (signed from the first scheduling, so retries match)."""
-    url = portal_url(settings.public_url, delivery.tenant, delivery.address, scheduled + PORTAL_LINK_LIFETIME,
-                     settings.portal_signing_secret)  # fmt: skip
+    url = portal_url(
+        settings.public_url,
+        delivery.tenant,
+        delivery.address,
+        scheduled + PORTAL_LINK_LIFETIME,
+        settings.portal_signing_secret,
+    )
     return delivery.model_copy(update={"message": f"{delivery.message}\n\nFollow your open requests: {url}"})
 
 

@@ -64,7 +64,7 @@ def read_policy_file(path: str | Path) -> Policy:
 
 def parse_policy(text: str, source: str) -> Policy:
     try:
-        raw = yaml.load(text, Loader=PolicyLoader)  # noqa: S506 (a SafeLoader subclass)
+        raw = yaml.load(text, Loader=PolicyLoader)
     except yaml.YAMLError as problem:
         raise PolicyError(source, [("(yaml)", str(problem).replace("\n", " "))]) from None
     except (ValueError, TypeError, AttributeError, RecursionError, OverflowError) as problem:
@@ -89,7 +89,9 @@ def holiday_name_problems(policy: Policy) -> list[tuple[str, str]]:
     try:
         table = holiday_tables.country_holidays(calendar.holiday_country, years=NAME_CHECK_YEARS)
     except NotImplementedError:
-        return [("calendar.holiday_country", f"{calendar.holiday_country!r} is not a country the holidays package knows")]
+        return [
+            ("calendar.holiday_country", f"{calendar.holiday_country!r} is not a country the holidays package knows")
+        ]
     known = {name for names in table.values() for name in names.split("; ")}
     return [
         (f"calendar.holiday_names[{i}]", f"{name!r} is not a {calendar.holiday_country} holiday name")

@@ -14,7 +14,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -40,7 +40,7 @@ def verify(purpose: str, token: str, now: datetime, secret: str) -> dict[str, An
         raise TokenError("this link was altered or was not issued here")
     try:
         claims = json.loads(_decode(payload))
-        expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=timezone.utc)
+        expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
     except (ValueError, KeyError, TypeError, binascii.Error, OverflowError, OSError):
         raise TokenError("this link is damaged; open the whole link") from None
     if now >= expires_at:
@@ -53,7 +53,9 @@ def mac(purpose: str, text: str, secret: str) -> str:
 
 
 def _signature(purpose: str, payload: str, secret: str) -> str:
-    digest = hmac.new(secret.encode(), f"supportflow-{purpose}-v1.".encode() + payload.encode(), hashlib.sha256).digest()
+    digest = hmac.new(
+        secret.encode(), f"supportflow-{purpose}-v1.".encode() + payload.encode(), hashlib.sha256
+    ).digest()
     return _encode(digest)
 
 

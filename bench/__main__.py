@@ -37,7 +37,16 @@ from bench.stack import Stack
 from bench.table import Row, render
 
 # Smoke-run timings: the warning 9 s before the deadline, step 2 right after step 1. Figures are not comparable.
-QUICK = dict(lead=10.0, floor_lead=10.0, spread=5.0, warmup=2, idle_seconds=2.0, drain=60.0, first_breach_wait="0m", warn_at=0.995)
+QUICK = dict(
+    lead=10.0,
+    floor_lead=10.0,
+    spread=5.0,
+    warmup=2,
+    idle_seconds=2.0,
+    drain=60.0,
+    first_breach_wait="0m",
+    warn_at=0.995,
+)
 MIB = 1024 * 1024
 
 
@@ -46,22 +55,49 @@ def log(message: str) -> None:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     parser.add_argument("--cases", type=int, default=1000, help="N: cases, and floor workflows (default 1000)")
-    parser.add_argument("--concurrency", type=int, default=48, help="requests in flight during intake and updates (default 48)")
-    parser.add_argument("--quick", action="store_true", help="short windows and waits, for a smoke run; figures are not comparable")
-    parser.add_argument("--spread", type=float, help="seconds over which the N deadlines fall (default 60: the same minute)")
-    parser.add_argument("--lead", type=float, help="seconds from the end of intake to the first deadline (default 200; the warnings fire 180 s before)")
-    parser.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="an environment variable for both workers (e.g. SUPPORTFLOW_MAX_CONCURRENT_WORKFLOW_TASKS=50)")  # fmt: skip
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="alternate floor and cases this many times and print the medians (default 1)")  # fmt: skip
+    parser.add_argument(
+        "--concurrency", type=int, default=48, help="requests in flight during intake and updates (default 48)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="short windows and waits, for a smoke run; figures are not comparable"
+    )
+    parser.add_argument(
+        "--spread", type=float, help="seconds over which the N deadlines fall (default 60: the same minute)"
+    )
+    parser.add_argument(
+        "--lead",
+        type=float,
+        help="seconds from the end of intake to the first deadline (default 200; the warnings fire 180 s before)",
+    )
+    parser.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for both workers (e.g. SUPPORTFLOW_MAX_CONCURRENT_WORKFLOW_TASKS=50)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="alternate floor and cases this many times and print the medians (default 1)",
+    )
     parser.add_argument("--sla-samples", type=int, help="start instants per SLA target (default 3000, --quick 300)")
     parser.add_argument("--suite", action="store_true", help="also run `python -m pytest -q -x` and time it")
     parser.add_argument("--json", type=Path, help="also write every figure, gross and net, to this file")
-    parser.add_argument("--profile", type=Path, metavar="DIR",
-                        help="sample the workers and the gateway with py-spy (on PATH or beside python) into DIR/<process>.txt, collapsed stacks")  # fmt: skip
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample the workers and the gateway with py-spy (on PATH or beside python) into DIR/<process>.txt, collapsed stacks",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (server, logs, policy)")
     args = parser.parse_args(argv)
     if args.cases < 2:
@@ -96,7 +132,9 @@ def sla_figures(samples: int) -> dict[str, tuple[float, float, float]]:
 def run_suite(log_file: Path) -> tuple[float, int]:
     started = time.monotonic()
     with log_file.open("w") as output:
-        code = subprocess.call([sys.executable, "-m", "pytest", "-q", "-x"], cwd=REPO, stdout=output, stderr=subprocess.STDOUT)
+        code = subprocess.call(
+            [sys.executable, "-m", "pytest", "-q", "-x"], cwd=REPO, stdout=output, stderr=subprocess.STDOUT
+        )
     return time.monotonic() - started, code
 
 
@@ -104,7 +142,9 @@ async def measure(
     root: Path, plan: Plan, worker_env: dict[str, str], profile: Path | None, rounds: int
 ) -> tuple[list[Result], list[Result]]:
     """Floor then cases, `rounds` times over on one server, so background load hits both alike."""
-    stack = Stack(root, worker_env=worker_env, warn_at=plan.warn_at, first_breach_wait=plan.first_breach_wait, profile=profile)
+    stack = Stack(
+        root, worker_env=worker_env, warn_at=plan.warn_at, first_breach_wait=plan.first_breach_wait, profile=profile
+    )
     await stack.start()
     floors: list[Result] = []
     cases: list[Result] = []
@@ -126,25 +166,57 @@ def lateness_rows(floor: Result, cases: Result, count: int) -> list[Row]:
     p99_target = "≤ 1.25× floor" + ("; ≤ 1 s" if count <= 1000 else "")
     return [
         Row("breach lateness p50, s", ours.p50, base.p50, 3),
-        Row("breach lateness p99, s", ours.p99, base.p99, 3, p99_target,
-            lambda value, ratio: ratio is not None and ratio <= 1.25 and (count > 1000 or value <= 1.0)),
+        Row(
+            "breach lateness p99, s",
+            ours.p99,
+            base.p99,
+            3,
+            p99_target,
+            lambda value, ratio: ratio is not None and ratio <= 1.25 and (count > 1000 or value <= 1.0),
+        ),
         Row("breach lateness max, s", ours.max, base.max, 3),
-    ]  # fmt: skip
+    ]
 
 
 def rows(floor: Result, cases: Result, sla: dict, suite: tuple[float, int] | None, count: int) -> list[Row]:
     floor_rate = floor.rates["direct"]
     table = [
-        Row("intake via gateway, cases/s", cases.rates["gateway"], floor_rate, 1, "≥ 0.8× floor", lambda v, r: r is not None and r >= 0.8),
+        Row(
+            "intake via gateway, cases/s",
+            cases.rates["gateway"],
+            floor_rate,
+            1,
+            "≥ 0.8× floor",
+            lambda v, r: r is not None and r >= 0.8,
+        ),
         Row("intake via start_case, cases/s", cases.rates["direct"], floor_rate, 1),
         *lateness_rows(floor, cases, count),
-        Row("server CPU per lifecycle, ms", cases.cpu["server"] * 1000, floor.cpu["server"] * 1000, 2, "≤ 3× floor",
-            lambda v, r: r is not None and r <= 3.0),
+        Row(
+            "server CPU per lifecycle, ms",
+            cases.cpu["server"] * 1000,
+            floor.cpu["server"] * 1000,
+            2,
+            "≤ 3× floor",
+            lambda v, r: r is not None and r <= 3.0,
+        ),
         Row("worker CPU per lifecycle, ms", cases.cpu["worker"] * 1000, floor.cpu["worker"] * 1000, 2),
-        Row("worker RSS per 1,000 open, MiB", cases.rss_per_1000 / MIB, floor.rss_per_1000 / MIB, 1, "≤ 1.5× floor",
-            lambda v, r: r is not None and r <= 1.5),
-        Row("history events per lifecycle", cases.history_events, floor.history_events, 0, "≤ 120", lambda v, r: v <= 120),
-    ]  # fmt: skip
+        Row(
+            "worker RSS per 1,000 open, MiB",
+            cases.rss_per_1000 / MIB,
+            floor.rss_per_1000 / MIB,
+            1,
+            "≤ 1.5× floor",
+            lambda v, r: r is not None and r <= 1.5,
+        ),
+        Row(
+            "history events per lifecycle",
+            cases.history_events,
+            floor.history_events,
+            0,
+            "≤ 120",
+            lambda v, r: v <= 120,
+        ),
+    ]
     (a_label, a), (b_label, b), (c_label, c) = sla.items()
     table += [
         Row(f"SLA math {a_label}, cold, µs", a[0], a[2], 2),
@@ -160,7 +232,9 @@ def rows(floor: Result, cases: Result, sla: dict, suite: tuple[float, int] | Non
     return table
 
 
-def notes(plan: Plan, floor: Result, cases: Result, worker_env: dict[str, str], load: tuple[float, float], rounds: int) -> list[str]:
+def notes(
+    plan: Plan, floor: Result, cases: Result, worker_env: dict[str, str], load: tuple[float, float], rounds: int
+) -> list[str]:
     from worker import WorkerSettings
 
     settings = WorkerSettings.from_env({**os.environ, **worker_env})
@@ -214,7 +288,10 @@ def main(argv: list[str] | None = None) -> int:
             if suite[1] != 0:
                 args.keep = True
     except Exception as problem:  # a failed run keeps everything it wrote, for the post-mortem
-        print(f"python -m bench: {type(problem).__name__}: {problem}\nlogs, policy and server data kept in {root}", file=sys.stderr)
+        print(
+            f"python -m bench: {type(problem).__name__}: {problem}\nlogs, policy and server data kept in {root}",
+            file=sys.stderr,
+        )
         return 1
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
@@ -226,9 +303,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep:
         print(f"- kept {root}")
     if args.json:
-        figures = {"plan": asdict(plan), "floor": asdict(floor), "cases": asdict(cases), "sla": sla, "suite": suite,
-                   "rounds": {"floor": [asdict(r) for r in floors], "cases": [asdict(r) for r in rounds_of_cases]},
-                   "rows": [{"figure": r.figure, "ours": r.ours, "floor": r.floor, "ratio": r.ratio, "verdict": r.verdict} for r in table]}  # fmt: skip
+        figures = {
+            "plan": asdict(plan),
+            "floor": asdict(floor),
+            "cases": asdict(cases),
+            "sla": sla,
+            "suite": suite,
+            "rounds": {"floor": [asdict(r) for r in floors], "cases": [asdict(r) for r in rounds_of_cases]},
+            "rows": [
+                {"figure": r.figure, "ours": r.ours, "floor": r.floor, "ratio": r.ratio, "verdict": r.verdict}
+                for r in table
+            ],
+        }
         args.json.write_text(json.dumps(figures, indent=2, default=str))
     return 0
 

@@ -62,7 +62,9 @@ async def run_cases(stack: Stack, plan: Plan, floor_start_rate: float) -> Result
     async def respond_resolve_close(case_id: str) -> None:
         handle = client.get_workflow_handle(case_id, result_type=CaseStatus)
         await handle.execute_update("respond", Respond(by="bench"), result_type=CaseStatus)
-        await handle.execute_update("resolve", Resolve(by="bench", resolution="Restarted the scheduler."), result_type=CaseStatus)
+        await handle.execute_update(
+            "resolve", Resolve(by="bench", resolution="Restarted the scheduler."), result_type=CaseStatus
+        )
         await handle.execute_update("close", Close(), result_type=CaseStatus)
         await handle.result()
 
@@ -71,7 +73,9 @@ async def run_cases(stack: Stack, plan: Plan, floor_start_rate: float) -> Result
         now = datetime.now(UTC)
         warm = [case_request(f"bench-{run}-warm-{i}", now) for i in range(plan.warmup)]
         half = len(warm) // 2
-        warm_ids = await each(warm[:half], through_gateway, plan.concurrency) + await each(warm[half:], through_client, plan.concurrency)
+        warm_ids = await each(warm[:half], through_gateway, plan.concurrency) + await each(
+            warm[half:], through_client, plan.concurrency
+        )
         await each(warm_ids, respond_resolve_close, plan.concurrency)
         stack.healthy()
 
@@ -83,7 +87,10 @@ async def run_cases(stack: Stack, plan: Plan, floor_start_rate: float) -> Result
         guess = max(floor_start_rate * INTAKE_SHARE_GUESS, 5.0)
         window = time.time() + plan.cases / guess + plan.lead
         due = deadlines(plan.cases, window, plan.spread, plan.seed)
-        requests = [case_request(f"bench-{run}-{i}", datetime.fromtimestamp(d, UTC) - RESPONSE_WITHIN) for i, d in enumerate(due)]
+        requests = [
+            case_request(f"bench-{run}-{i}", datetime.fromtimestamp(d, UTC) - RESPONSE_WITHIN)
+            for i, d in enumerate(due)
+        ]
         half = plan.cases // 2
         gateway_ids, took = await timed_each(requests[:half], through_gateway, plan.concurrency)
         result.rates["gateway"] = half / took
@@ -92,25 +99,33 @@ async def run_cases(stack: Stack, plan: Plan, floor_start_rate: float) -> Result
         case_ids = gateway_ids + client_ids
         intake_done = time.time()
         if intake_done > window:
-            result.notes.append(f"case intake overran the lead by {intake_done - window:.1f} s: some deadlines passed during intake")
+            result.notes.append(
+                f"case intake overran the lead by {intake_done - window:.1f} s: some deadlines passed during intake"
+            )
 
         warnings = await arrivals.wait_for(case_ids, "response_warning", 1, until=window - 2.0, healthy=stack.healthy)
         early = sum(1 for at in warnings.values() if at < intake_done)
         if early:
             result.notes.append(f"{early} of {plan.cases} warnings were delivered before intake ended")
         if len(warnings) < plan.cases:
-            result.notes.append(f"{plan.cases - len(warnings)} of {plan.cases} warnings were still undelivered when the "
-                                "breach window opened, and add to its load")  # fmt: skip
+            result.notes.append(
+                f"{plan.cases - len(warnings)} of {plan.cases} warnings were still undelivered when the "
+                "breach window opened, and add to its load"
+            )
         await sleep_until(window - 2.0)
         result.rss_per_1000 = (stack.rss("worker") - rss_before) / plan.cases * 1000
 
-        breaches = await arrivals.wait_for(case_ids, "response_breach", 1, until=window + plan.spread + plan.drain,
-                                           healthy=stack.healthy)
-        result.lateness = Lateness.of([breaches[case_id] - deadline for case_id, deadline in zip(case_ids, due) if case_id in breaches],
-                                      plan.cases)  # fmt: skip
+        breaches = await arrivals.wait_for(
+            case_ids, "response_breach", 1, until=window + plan.spread + plan.drain, healthy=stack.healthy
+        )
+        result.lateness = Lateness.of(
+            [breaches[case_id] - deadline for case_id, deadline in zip(case_ids, due) if case_id in breaches],
+            plan.cases,
+        )
         step_wait = policy.escalations["response_breach"].steps[0].wait_span.total_seconds()
-        second = await arrivals.wait_for(case_ids, "response_breach", 2, until=window + plan.spread + step_wait + plan.drain,
-                                         healthy=stack.healthy)
+        second = await arrivals.wait_for(
+            case_ids, "response_breach", 2, until=window + plan.spread + step_wait + plan.drain, healthy=stack.healthy
+        )
         if len(second) < plan.cases:
             result.notes.append(f"{plan.cases - len(second)} cases never reached breach step 2")
         stack.healthy()

@@ -70,7 +70,9 @@ class Lateness:
 
     @classmethod
     def of(cls, late: Sequence[float], expected: int) -> Lateness:
-        return cls(percentile(late, 0.5), percentile(late, 0.99), max(late, default=math.nan), len(late), expected - len(late))
+        return cls(
+            percentile(late, 0.5), percentile(late, 0.99), max(late, default=math.nan), len(late), expected - len(late)
+        )
 
 
 @dataclass
@@ -98,7 +100,11 @@ class Arrivals:
 
     def of(self, case_ids: Sequence[str], ladder: str, step: int) -> dict[str, float]:
         self.refresh()
-        return {case_id: self.first[(case_id, ladder, step)] for case_id in case_ids if (case_id, ladder, step) in self.first}
+        return {
+            case_id: self.first[(case_id, ladder, step)]
+            for case_id in case_ids
+            if (case_id, ladder, step) in self.first
+        }
 
     async def wait_for(
         self, case_ids: Sequence[str], ladder: str, step: int, until: float, healthy: Callable[[], None] = lambda: None

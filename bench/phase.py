@@ -137,4 +137,6 @@ class Accounting:
         result.wall = wall
         result.idle = dict(self.idle)
         result.gross_cpu = {name: seconds / result.count for name, seconds in spent.items()}
-        result.cpu = {name: (seconds - self.idle.get(name, 0.0) * wall) / result.count for name, seconds in spent.items()}
+        result.cpu = {
+            name: (seconds - self.idle.get(name, 0.0) * wall) / result.count for name, seconds in spent.items()
+        }

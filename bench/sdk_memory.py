@@ -65,9 +65,13 @@ class SdkMemory:
         if does.get("patch"):
             workflow.patched("sdk-memory-probe")
         if does.get("local_activity_bytes"):
-            await workflow.execute_local_activity(blob, does["local_activity_bytes"], start_to_close_timeout=timedelta(seconds=10))
+            await workflow.execute_local_activity(
+                blob, does["local_activity_bytes"], start_to_close_timeout=timedelta(seconds=10)
+            )
         if does.get("activity_input_bytes"):
-            await workflow.execute_activity(deliver, "z" * does["activity_input_bytes"], start_to_close_timeout=timedelta(seconds=10))
+            await workflow.execute_activity(
+                deliver, "z" * does["activity_input_bytes"], start_to_close_timeout=timedelta(seconds=10)
+            )
         for step in range(does.get("upserts", 0)):
             workflow.upsert_search_attributes([sa.ESCALATION_STEP.value_set(step)])
         for _ in range(does.get("timers", 0)):
@@ -79,7 +83,18 @@ def malloc_in_use() -> int | None:
     """glibc's bytes in use (arena + mmapped), after returning free memory to the system; None elsewhere."""
     try:
         libc = ctypes.CDLL("libc.so.6")
-        fields = ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")
+        fields = (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
 
         class MallInfo2(ctypes.Structure):
             _fields_ = [(name, ctypes.c_size_t) for name in fields]
@@ -97,16 +112,27 @@ async def measure(count: int, does: dict, starts_with: dict, settle: float) -> t
     with tempfile.TemporaryDirectory() as root:
         async with DevServer(root, ui=False) as server:
             client = await server.connect()
-            worker = Worker(client, task_queue=QUEUE, workflows=[SdkMemory], activities=[blob, deliver],
-                            workflow_runner=UnsandboxedWorkflowRunner(), max_cached_workflows=count + 100)  # fmt: skip
+            worker = Worker(
+                client,
+                task_queue=QUEUE,
+                workflows=[SdkMemory],
+                activities=[blob, deliver],
+                workflow_runner=UnsandboxedWorkflowRunner(),
+                max_cached_workflows=count + 100,
+            )
             options: dict = {}
             if starts_with.get("attributes"):
-                options["search_attributes"] = TypedSearchAttributes([
-                    SearchAttributePair(sa.CASE_TENANT, "blockit"), SearchAttributePair(sa.CASE_STATE, "open"),
-                    SearchAttributePair(sa.CASE_CHANNEL, "email"), SearchAttributePair(sa.REQUESTER_EMAIL, "ana@clinic.example"),
-                    SearchAttributePair(sa.CASE_SEVERITY, 2), SearchAttributePair(sa.ESCALATION_STEP, 0),
-                    SearchAttributePair(sa.SLA_BREACHED, False),
-                ])  # fmt: skip
+                options["search_attributes"] = TypedSearchAttributes(
+                    [
+                        SearchAttributePair(sa.CASE_TENANT, "blockit"),
+                        SearchAttributePair(sa.CASE_STATE, "open"),
+                        SearchAttributePair(sa.CASE_CHANNEL, "email"),
+                        SearchAttributePair(sa.REQUESTER_EMAIL, "ana@clinic.example"),
+                        SearchAttributePair(sa.CASE_SEVERITY, 2),
+                        SearchAttributePair(sa.ESCALATION_STEP, 0),
+                        SearchAttributePair(sa.SLA_BREACHED, False),
+                    ]
+                )
                 options["static_summary"] = "Sev2 · blockit · Scheduling page down"
             argument = does | {"padding": "y" * does.get("input_bytes", 0)}
             async with worker:
@@ -130,7 +156,17 @@ async def measure(count: int, does: dict, starts_with: dict, settle: float) -> t
 
 def measured_alone(name: str, count: int, settle: float) -> tuple[float | None, float]:
     """One variant in a fresh process: memory freed by an earlier variant would hide a later one's growth."""
-    command = [sys.executable, "-m", "bench.sdk_memory", "--variant", name, "--workflows", str(count), "--settle", str(settle)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.sdk_memory",
+        "--variant",
+        name,
+        "--workflows",
+        str(count),
+        "--settle",
+        str(settle),
+    ]
     child = subprocess.run(command, capture_output=True, text=True, check=False)
     if child.returncode != 0:
         raise SystemExit(f"variant {name!r} failed:\n{child.stderr[-3000:]}")
@@ -141,14 +177,18 @@ def measured_alone(name: str, count: int, settle: float) -> tuple[float | None, 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.sdk_memory", description=__doc__.splitlines()[0])
     parser.add_argument("--workflows", type=int, default=1000, help="cached workflows per variant (default 1000)")
-    parser.add_argument("--settle", type=float, default=5.0, help="seconds for the workflows' tasks to finish (default 5)")
+    parser.add_argument(
+        "--settle", type=float, default=5.0, help="seconds for the workflows' tasks to finish (default 5)"
+    )
     parser.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)  # one variant, as JSON (internal)
     args = parser.parse_args()
     if args.variant:
         malloc, rss = asyncio.run(measure(args.workflows, *VARIANTS[args.variant], args.settle))
         print(json.dumps({"malloc_kb": malloc, "rss_kb": rss}))
         return
-    print(f"| variant ({args.workflows} workflows each, each in a fresh process) | malloc KB/workflow | over the floor | RSS KB/workflow |")
+    print(
+        f"| variant ({args.workflows} workflows each, each in a fresh process) | malloc KB/workflow | over the floor | RSS KB/workflow |"
+    )
     print("|---|---:|---:|---:|")
     floor: float | None = None
     for name in VARIANTS:

@@ -75,7 +75,9 @@ def time_each(starts: list[datetime], call: Callable[[datetime], object]) -> lis
     return out
 
 
-def measure(kind: str, span: timedelta, starts: list[datetime], holidays: frozenset[date]) -> tuple[float, float, float]:
+def measure(
+    kind: str, span: timedelta, starts: list[datetime], holidays: frozenset[date]
+) -> tuple[float, float, float]:
     """(cold µs, warm µs, bare-floor µs), medians over `starts`."""
     # cold: a fresh calendar (and clock) per deadline
     cold: list[int] = []
@@ -105,7 +107,9 @@ def main(argv: list[str] | None = None) -> None:
     for _, kind, span in TARGETS:
         measure(kind, span, starts[:200], holidays)
 
-    print(f"calendar: {TIMEZONE}, Mon-Fri 09:00-12:00 13:00-17:00, {len(holidays)} US holidays {HOLIDAY_YEARS[0]}-{HOLIDAY_YEARS[-1]}")
+    print(
+        f"calendar: {TIMEZONE}, Mon-Fri 09:00-12:00 13:00-17:00, {len(holidays)} US holidays {HOLIDAY_YEARS[0]}-{HOLIDAY_YEARS[-1]}"
+    )
     print(f"starts:   {args.samples} random minutes in 2026-2027 (seed {args.seed}); median µs per deadline")
     print()
     header = f"{'target':<20}{'cold µs':>10}{'warm µs':>10}{'floor µs':>10}{'cold/floor':>12}{'warm/floor':>12}"
@@ -115,7 +119,9 @@ def main(argv: list[str] | None = None) -> None:
         cold, warm, floor = measure(kind, span, starts, holidays)
         print(f"{label:<20}{cold:>10.2f}{warm:>10.2f}{floor:>10.3f}{cold / floor:>11.0f}×{warm / floor:>11.0f}×")
     print()
-    print("floor = median of a plain `start + timedelta` timed the same way in this run (includes the timer's own cost).")
+    print(
+        "floor = median of a plain `start + timedelta` timed the same way in this run (includes the timer's own cost)."
+    )
 
 
 if __name__ == "__main__":

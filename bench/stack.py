@@ -31,7 +31,7 @@ from starter.devserver import HOST, DevServer, free_port
 from starter.processes import ChildProcess
 
 sys.path.insert(0, str(REPO / "tests"))
-from receivers import HttpReceiver, SmtpReceiver  # noqa: E402  (the test suite's real local receivers)
+from receivers import HttpReceiver, SmtpReceiver
 
 CASE_QUEUE = "support-cases"
 FLOOR_QUEUE = "bench-floor"
@@ -54,7 +54,13 @@ class WorkerFailing(RuntimeError):
 
 class Stack:
     def __init__(
-        self, root: Path, *, worker_env: Mapping[str, str], warn_at: float, first_breach_wait: str, profile: Path | None = None
+        self,
+        root: Path,
+        *,
+        worker_env: Mapping[str, str],
+        warn_at: float,
+        first_breach_wait: str,
+        profile: Path | None = None,
     ):
         self.root = root
         self.profile = profile
@@ -74,8 +80,12 @@ class Stack:
     async def start(self) -> Stack:
         await self.hooks.start()
         await self.smtp.start()
-        write_policy_dir(self.policy_dir, lambda contact: self.hooks.url(f"/webhook/{contact}"),
-                         warn_at=self.warn_at, first_breach_wait=self.first_breach_wait)  # fmt: skip
+        write_policy_dir(
+            self.policy_dir,
+            lambda contact: self.hooks.url(f"/webhook/{contact}"),
+            warn_at=self.warn_at,
+            first_breach_wait=self.first_breach_wait,
+        )
         await self.server.start()
         self.client = await self.server.connect(data_converter=pydantic_data_converter)
         return self
@@ -119,8 +129,12 @@ class Stack:
         """The production worker (`python -m worker`), or the same worker serving only the floor."""
         module = "bench.floor_worker" if floor else "worker"
         name = "worker"
-        process = ChildProcess(f"{'floor ' if floor else ''}worker", [sys.executable, "-m", module],
-                               self.root / "logs" / f"{module}.log", self.child_env(task_queue))  # fmt: skip
+        process = ChildProcess(
+            f"{'floor ' if floor else ''}worker",
+            [sys.executable, "-m", module],
+            self.root / "logs" / f"{module}.log",
+            self.child_env(task_queue),
+        )
         process.start()
         self.children[name] = process
         await self._until_ready(process, lambda: self._polling(task_queue))
@@ -167,8 +181,19 @@ class Stack:
         """py-spy (https://pypi.org/project/py-spy/) samples the process from outside; its own CPU is not the worker's."""
         py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         self.profile.mkdir(parents=True, exist_ok=True)
-        command = [py_spy, "record", "--pid", str(pid_of(self.children[name])), "--rate", "50", "--nonblocking",
-                   "--format", "raw", "--output", str(self.profile / f"{label}.txt")]  # fmt: skip
+        command = [
+            py_spy,
+            "record",
+            "--pid",
+            str(pid_of(self.children[name])),
+            "--rate",
+            "50",
+            "--nonblocking",
+            "--format",
+            "raw",
+            "--output",
+            str(self.profile / f"{label}.txt"),
+        ]
         log = (self.root / "logs" / f"py-spy-{label}.log").open("w")
         self.profilers[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 

@@ -56,8 +56,15 @@ def render(rows: list[Row]) -> str:
     right = {1, 2, 3}
 
     def line(values: tuple[str, ...]) -> str:
-        padded = [value.rjust(width) if i in right else value.ljust(width) for i, (value, width) in enumerate(zip(values, widths))]
+        padded = [
+            value.rjust(width) if i in right else value.ljust(width)
+            for i, (value, width) in enumerate(zip(values, widths))
+        ]
         return "| " + " | ".join(padded) + " |"
 
-    rule = "|" + "|".join(("-" * (width + 1) + ":") if i in right else "-" * (width + 2) for i, width in enumerate(widths)) + "|"
+    rule = (
+        "|"
+        + "|".join(("-" * (width + 1) + ":") if i in right else "-" * (width + 2) for i, width in enumerate(widths))
+        + "|"
+    )
     return "\n".join([line(HEADER), rule, *(line(values) for values in body)])

@@ -102,7 +102,9 @@ async def ensure_schedule(client: Client, every: timedelta, queue: str | None = 
     def bring_up_to_date(found) -> ScheduleUpdate:
         # Keep the operator's state (paused, notes); replace what this command owns.
         return ScheduleUpdate(
-            schedule=dataclasses.replace(found.description.schedule, action=wanted.action, spec=wanted.spec, policy=wanted.policy)
+            schedule=dataclasses.replace(
+                found.description.schedule, action=wanted.action, spec=wanted.spec, policy=wanted.policy
+            )
         )
 
     await handle.update(bring_up_to_date)
@@ -167,7 +169,9 @@ def add_subcommands(audit: argparse.ArgumentParser) -> None:
     schedule = commands.add_parser("schedule", help=f"create or update the schedule {SCHEDULE_ID}")
     schedule.add_argument("--every", default=DEFAULT_EVERY, help=f"how often the audit runs (default {DEFAULT_EVERY})")
     schedule.set_defaults(run=lambda args: _run(_schedule, args))
-    run = commands.add_parser("run", help="run the audit now and print what it found (exit 1 when a case missed a deadline)")
+    run = commands.add_parser(
+        "run", help="run the audit now and print what it found (exit 1 when a case missed a deadline)"
+    )
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     run.set_defaults(run=lambda args: _run(_audit_now, args))
 
@@ -191,7 +195,9 @@ def _run(command, args: argparse.Namespace) -> int:
 async def _schedule(args: argparse.Namespace) -> int:
     every = parse_every(args.every)
     scheduled = await ensure_schedule(await _connect(), every)
-    print(f"{scheduled.outcome} schedule {SCHEDULE_ID}: FleetAudit every {args.every} on task queue {scheduled.task_queue}")
+    print(
+        f"{scheduled.outcome} schedule {SCHEDULE_ID}: FleetAudit every {args.every} on task queue {scheduled.task_queue}"
+    )
     return 0
 
 

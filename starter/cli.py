@@ -19,7 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", default=".data", help="where the SQLite file and logs live")
     up.add_argument("--port", type=int, default=7233, help="the Temporal gRPC port (default 7233)")
     up.add_argument("--ui-port", type=int, default=8233, help="the Temporal web UI port (default 8233)")
-    up.add_argument("--demo", action="store_true", help="once up, open a few realistic cases for both seed tenants (idempotent)")
+    up.add_argument(
+        "--demo", action="store_true", help="once up, open a few realistic cases for both seed tenants (idempotent)"
+    )
     up.set_defaults(run=lambda args: _lazy("starter.up", "run")(args))
 
     worker = commands.add_parser("worker", help="run a worker against TEMPORAL_ADDRESS")

@@ -24,8 +24,8 @@ from workflows.contracts import (
     CaseStatus,
     Pause,
     ProvideWorkaround,
-    RequestEscalation,
     Requester,
+    RequestEscalation,
     Resolve,
     Respond,
 )
@@ -51,10 +51,16 @@ class DemoCase:
 
     def request(self, now: datetime) -> CaseRequest:
         return CaseRequest(
-            tenant=self.tenant, channel=self.channel, requester=self.requester, subject=self.subject,  # type: ignore[arg-type]
-            description=self.description, severity=self.severity, new_installation=self.new_installation,
-            received_at=now - timedelta(minutes=self.minutes_ago), source_id=f"supportflow-demo:{self.slug}",
-        )  # fmt: skip
+            tenant=self.tenant,
+            channel=self.channel,
+            requester=self.requester,
+            subject=self.subject,  # type: ignore[arg-type]
+            description=self.description,
+            severity=self.severity,
+            new_installation=self.new_installation,
+            received_at=now - timedelta(minutes=self.minutes_ago),
+            source_id=f"supportflow-demo:{self.slug}",
+        )
 
 
 CLINIC = Requester(name="Ana Diaz", email="ana.diaz@clinic.example", phone="+15555550123", company="Clinic Co")
@@ -68,25 +74,47 @@ CAMPUS = Requester(
 
 DEMO_CASES: tuple[DemoCase, ...] = (
     DemoCase(
-        "blockit-sev1-scheduling-down", "blockit", "email", 12, "Scheduling page down for every clinic",
-        "Since about 9:40 the scheduling page shows 'Service unavailable' at all three locations.", CLINIC, severity=1,
+        "blockit-sev1-scheduling-down",
+        "blockit",
+        "email",
+        12,
+        "Scheduling page down for every clinic",
+        "Since about 9:40 the scheduling page shows 'Service unavailable' at all three locations.",
+        CLINIC,
+        severity=1,
         steps=[("respond", Respond(by="support-lead", message="We are on it: the scheduling service is restarting."))],
         expected_state="responded",
     ),
     DemoCase(
-        "blockit-sev2-reminders", "blockit", "chat", 45, "Appointment reminders are not being sent",
-        "No reminder texts went out this morning; the reminder log shows nothing queued.", PRACTICE, severity=2,
+        "blockit-sev2-reminders",
+        "blockit",
+        "chat",
+        45,
+        "Appointment reminders are not being sent",
+        "No reminder texts went out this morning; the reminder log shows nothing queued.",
+        PRACTICE,
+        severity=2,
         steps=[
             ("respond", Respond(by="support-team", message="Looking into the reminder queue now.")),
-            ("provide_workaround", ProvideWorkaround(
-                by="support-lead", description="Send today's reminders from Reports > Reminders > Send now while we fix the queue.",
-            )),
+            (
+                "provide_workaround",
+                ProvideWorkaround(
+                    by="support-lead",
+                    description="Send today's reminders from Reports > Reminders > Send now while we fix the queue.",
+                ),
+            ),
         ],
         expected_state="workaround_provided",
-    ),  # fmt: skip
+    ),
     DemoCase(
-        "blockit-sev3-export-totals", "blockit", "web", 90, "Monthly export shows the wrong totals",
-        "The October export totals differ from the dashboard by a few visits.", CLINIC, severity=3,
+        "blockit-sev3-export-totals",
+        "blockit",
+        "web",
+        90,
+        "Monthly export shows the wrong totals",
+        "The October export totals differ from the dashboard by a few visits.",
+        CLINIC,
+        severity=3,
         steps=[
             ("respond", Respond(by="support-team", message="Could you send us the export file you downloaded?")),
             ("pause", Pause(reason="waiting for the customer's export file")),
@@ -94,30 +122,61 @@ DEMO_CASES: tuple[DemoCase, ...] = (
         expected_state="waiting_on_customer",
     ),
     DemoCase(
-        "blockit-sev4-dark-mode", "blockit", "help_button", 30, "Dark mode for the front desk screens",
-        "Our front desk would like a darker theme for the evening shift.", PRACTICE, severity=4,
+        "blockit-sev4-dark-mode",
+        "blockit",
+        "help_button",
+        30,
+        "Dark mode for the front desk screens",
+        "Our front desk would like a darker theme for the evening shift.",
+        PRACTICE,
+        severity=4,
         steps=[("assign", Assign(to="support-team"))],
     ),
     DemoCase(
-        "blockit-sev3-password-reset", "blockit", "email", 180, "Password reset emails arrive late",
-        "Reset emails take about 20 minutes to arrive.", CLINIC, severity=3,
-        steps=[("resolve", Resolve(by="support-lead", resolution="A stuck mail queue was cleared; resets now arrive at once."))],
+        "blockit-sev3-password-reset",
+        "blockit",
+        "email",
+        180,
+        "Password reset emails arrive late",
+        "Reset emails take about 20 minutes to arrive.",
+        CLINIC,
+        severity=3,
+        steps=[
+            (
+                "resolve",
+                Resolve(by="support-lead", resolution="A stuck mail queue was cleared; resets now arrive at once."),
+            )
+        ],
         expected_state="resolved",
     ),
     DemoCase(
-        "blub0x-emergency-lobby-doors", "blub0x", "emergency_line", 6, "Lobby doors will not unlock",
-        "Voicemail on the emergency line: the lobby doors stay locked and badges are refused.", TOWER,
+        "blub0x-emergency-lobby-doors",
+        "blub0x",
+        "emergency_line",
+        6,
+        "Lobby doors will not unlock",
+        "Voicemail on the emergency line: the lobby doors stay locked and badges are refused.",
+        TOWER,
         steps=[("acknowledge", Acknowledge(by="oncall-1"))],
     ),
     DemoCase(
-        "blub0x-regular-badge-printing", "blub0x", "email", 120, "Visitor badges print blank",
-        "Since the new printers were installed, visitor badges come out blank.", CAMPUS, new_installation=True,
+        "blub0x-regular-badge-printing",
+        "blub0x",
+        "email",
+        120,
+        "Visitor badges print blank",
+        "Since the new printers were installed, visitor badges come out blank.",
+        CAMPUS,
+        new_installation=True,
         steps=[
             ("respond", Respond(by="support-team", message="Thanks, Jo. We are checking the printer driver.")),
-            ("request_escalation", RequestEscalation(reason="Opening day is Friday and visitors need badges", new_installation=True)),
+            (
+                "request_escalation",
+                RequestEscalation(reason="Opening day is Friday and visitors need badges", new_installation=True),
+            ),
         ],
         expected_state="responded",
-    ),  # fmt: skip
+    ),
 )
 
 
@@ -161,7 +220,9 @@ def describe(outcomes: list[DemoOutcome]) -> str:
     lines = [f"demo cases: {new} opened, {len(outcomes) - new} already open"]
     for outcome in outcomes:
         status = outcome.status
-        lines.append(f"  {outcome.case_id}  {status.tenant:<7}  Sev{status.severity}  {status.state:<20}  {status.subject}")
+        lines.append(
+            f"  {outcome.case_id}  {status.tenant:<7}  Sev{status.severity}  {status.state:<20}  {status.subject}"
+        )
     return "\n".join(lines)
 
 

@@ -139,13 +139,24 @@ class DevServer:
 
     def command(self) -> list[str]:
         command = [
-            str(temporal_binary()), "server", "start-dev",
-            "--db-filename", str(self.db_file),
-            "--ip", HOST, "--port", str(self.port),
-            "--http-port", str(self.http_port), "--metrics-port", str(self.metrics_port),
-            "--namespace", self.namespace,
-            "--log-level", self.log_level,
-        ]  # fmt: skip
+            str(temporal_binary()),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.db_file),
+            "--ip",
+            HOST,
+            "--port",
+            str(self.port),
+            "--http-port",
+            str(self.http_port),
+            "--metrics-port",
+            str(self.metrics_port),
+            "--namespace",
+            self.namespace,
+            "--log-level",
+            self.log_level,
+        ]
         for pragma in SQLITE_PRAGMAS:
             command += ["--sqlite-pragma", pragma]
         if self.ui:

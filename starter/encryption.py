@@ -161,7 +161,9 @@ class EncryptionCodec(PayloadCodec):
         if len(payload.data) < NONCE_BYTES + TAG_BYTES:
             raise DecryptionError(f"a payload under key id {key_id!r} is too short to be ours: it was cut or altered")
         try:
-            plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], _ASSOCIATED + key_id.encode())
+            plain = cipher.decrypt(
+                payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], _ASSOCIATED + key_id.encode()
+            )
         except InvalidTag:
             raise DecryptionError(
                 f"a payload under key id {key_id!r} failed authentication: it was altered, or the key listed as "
@@ -171,7 +173,9 @@ class EncryptionCodec(PayloadCodec):
         try:
             original.ParseFromString(plain)
         except DecodeError:
-            raise DecryptionError(f"a payload under key id {key_id!r} decrypted to something that is not a payload") from None
+            raise DecryptionError(
+                f"a payload under key id {key_id!r} decrypted to something that is not a payload"
+            ) from None
         return original
 
 
@@ -198,10 +202,14 @@ class EncryptedFailureConverter(DefaultFailureConverter):
 def _readable(exception: BaseException) -> bool:
     if isinstance(exception, DecryptionError):  # names key ids only; an operator must see it to fix the keys
         return True
-    return isinstance(exception, ApplicationError) and exception.failure is None and exception.type in READABLE_FAILURE_TYPES
+    return (
+        isinstance(exception, ApplicationError)
+        and exception.failure is None
+        and exception.type in READABLE_FAILURE_TYPES
+    )
 
 
-def data_converter(keyring: Keyring | None | Literal["env"] = "env") -> DataConverter:
+def data_converter(keyring: Keyring | Literal["env"] | None = "env") -> DataConverter:
     """The pydantic data converter, with the codec and encrypted failure messages when there is a key
     (by default, the environment's)."""
     if isinstance(keyring, str):
@@ -209,7 +217,9 @@ def data_converter(keyring: Keyring | None | Literal["env"] = "env") -> DataConv
     if keyring is None:
         return pydantic_data_converter
     return dataclasses.replace(
-        pydantic_data_converter, payload_codec=EncryptionCodec(keyring), failure_converter_class=EncryptedFailureConverter
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(keyring),
+        failure_converter_class=EncryptedFailureConverter,
     )
 
 
@@ -219,13 +229,13 @@ def keyring_of(client: Client) -> Keyring | None:
     return codec.keyring if isinstance(codec, EncryptionCodec) else None
 
 
-def requester_email_key(email: str | None, keyring: Keyring | None | Literal["env"] = "env") -> str | None:
+def requester_email_key(email: str | None, keyring: Keyring | Literal["env"] | None = "env") -> str | None:
     """`hmac:<hex>` of the lower-cased address under the first key; None without an address or a key."""
     keys = requester_email_keys(email, keyring)
     return keys[0] if keys else None
 
 
-def requester_email_keys(email: str | None, keyring: Keyring | None | Literal["env"] = "env") -> list[str]:
+def requester_email_keys(email: str | None, keyring: Keyring | Literal["env"] | None = "env") -> list[str]:
     """The address's hash under every listed key, the encrypting key's first: after a rotation, the cases
     opened under an older key are indexed under that key's hash."""
     if isinstance(keyring, str):
@@ -233,7 +243,10 @@ def requester_email_keys(email: str | None, keyring: Keyring | None | Literal["e
     address = (email or "").strip().lower()
     if keyring is None or not address:
         return []
-    return [f"hmac:{hmac.new(_email_hash_key(key), address.encode(), hashlib.sha256).hexdigest()}" for _, key in keyring.keys]
+    return [
+        f"hmac:{hmac.new(_email_hash_key(key), address.encode(), hashlib.sha256).hexdigest()}"
+        for _, key in keyring.keys
+    ]
 
 
 @functools.lru_cache(maxsize=16)

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 # A closed case can keep its workflow running a while, until its last deliveries end: not open any more.
 OPEN = "ExecutionStatus = 'Running' AND CaseState != 'closed'"
 STATES: tuple[str, ...] = get_args(CaseStateName)
-TENANT_PATTERN = re.compile(next(m.pattern for m in CaseRequest.model_fields["tenant"].metadata if hasattr(m, "pattern")))
+TENANT_PATTERN = re.compile(
+    next(m.pattern for m in CaseRequest.model_fields["tenant"].metadata if hasattr(m, "pattern"))
+)
 
 
 class FilterError(ValueError):
@@ -48,9 +50,13 @@ class CaseSummary(BaseModel):
 
 
 def fleet_query(
-    *, tenant: str | None = None, state: str | None = None, severity: int | None = None,
-    breached: bool | None = None, include_finished: bool = False,
-) -> str:  # fmt: skip
+    *,
+    tenant: str | None = None,
+    state: str | None = None,
+    severity: int | None = None,
+    breached: bool | None = None,
+    include_finished: bool = False,
+) -> str:
     """The visibility query for these filters; by default only open cases (running, not closed)."""
     terms = []
     if tenant is not None:

@@ -24,7 +24,11 @@ class JsonFormatter(logging.Formatter):
                 case_id = details.get("workflow_id")
                 if isinstance(case_id, str) and case_id.startswith("case-"):
                     line["case_id"] = case_id
-                line |= {key: value for key, value in details.items() if key in ("run_id", "activity_type", "attempt", "workflow_type")}
+                line |= {
+                    key: value
+                    for key, value in details.items()
+                    if key in ("run_id", "activity_type", "attempt", "workflow_type")
+                }
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)

@@ -95,7 +95,8 @@ async def _missing_attributes(client: Client, namespace: str) -> dict[str, int]:
     if wrong:
         raise SetupFailed(
             f"namespace {namespace} has contract search attributes with another type; cases would fail their "
-            "workflow tasks. Fix them by hand (temporal operator search-attribute remove/create):\n  " + "\n  ".join(wrong)
+            "workflow tasks. Fix them by hand (temporal operator search-attribute remove/create):\n  "
+            + "\n  ".join(wrong)
         )
     return {name: wanted for name, wanted in contract_attributes().items() if name not in found}
 
@@ -148,13 +149,16 @@ async def connect_when_up(wait: float) -> tuple[Client, str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--retention", default=DEFAULT_RETENTION,
+        "--retention",
+        default=DEFAULT_RETENTION,
         help=f"how long closed cases stay in history, for a namespace this creates (default {DEFAULT_RETENTION})",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--wait", type=float, default=DEFAULT_WAIT,
+        "--wait",
+        type=float,
+        default=DEFAULT_WAIT,
         help=f"seconds to keep trying while the server starts (default {DEFAULT_WAIT:g})",
-    )  # fmt: skip
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -71,8 +71,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result | warnings, indent=2))
         return 0
     print(f"{policy.display_name} · Sev{args.severity} {severity.name} · received {result['received_at']}")
-    for label, key in (("response due", "response_due_at"), ("resolution due", "resolution_due_at"),
-                       ("emergency due", "emergency_due_at")):  # fmt: skip
+    for label, key in (
+        ("response due", "response_due_at"),
+        ("resolution due", "resolution_due_at"),
+        ("emergency due", "emergency_due_at"),
+    ):
         if result[key]:
             print(f"  {label:<15} {result[key]}")
     for key, moments in warnings.items():

@@ -112,15 +112,24 @@ def gateway_service(server: DevServer, data_dir: Path) -> Service | None:
         )
     key, key_file = dev_api_key(data_dir)
     env = _child_env(server)
-    env["SUPPORTFLOW_API_KEYS"] = ",".join(filter(None, [env.get("SUPPORTFLOW_API_KEYS", "").strip(), f"{key}=intake+operate+admin"]))
+    env["SUPPORTFLOW_API_KEYS"] = ",".join(
+        filter(None, [env.get("SUPPORTFLOW_API_KEYS", "").strip(), f"{key}=intake+operate+admin"])
+    )
     if server.ui_port:
-        env.setdefault("SUPPORTFLOW_UI_ORIGIN", f"http://{GATEWAY_HOST}:{server.ui_port},http://localhost:{server.ui_port}")
+        env.setdefault(
+            "SUPPORTFLOW_UI_ORIGIN", f"http://{GATEWAY_HOST}:{server.ui_port},http://localhost:{server.ui_port}"
+        )
     command = [sys.executable, "-m", "starter.cli", "gateway", "--host", GATEWAY_HOST, "--port", str(port)]
     process = ChildProcess("gateway", command, data_dir / "logs" / "gateway.log", env)
     urls = [("gateway", f"{url}/docs"), ("API key", f"{key} (every scope; kept in {key_file})")]
     if server.ui_codec_endpoint:
-        urls.append(("codec", f"{server.ui_codec_endpoint}/login?key={key} (open once in the browser that shows the UI, "
-                              "then include cross-origin credentials in the UI's codec server settings)"))
+        urls.append(
+            (
+                "codec",
+                f"{server.ui_codec_endpoint}/login?key={key} (open once in the browser that shows the UI, "
+                "then include cross-origin credentials in the UI's codec server settings)",
+            )
+        )
     return Service(process, lambda: _gateway_healthy(url, process), urls)
 
 
@@ -162,7 +171,9 @@ async def _open_demo_cases(server: DevServer) -> None:
     try:
         print(await open_demo_on(server.address, server.namespace), flush=True)
     except Exception as problem:  # the stack is up and useful without the demo
-        print(f"supportflow up: the demo cases could not be opened: {type(problem).__name__}: {problem}", file=sys.stderr)
+        print(
+            f"supportflow up: the demo cases could not be opened: {type(problem).__name__}: {problem}", file=sys.stderr
+        )
 
 
 class ServiceFailed(RuntimeError):
@@ -195,7 +206,9 @@ async def _ready_or_exited(service: Service) -> None:
     try:
         await asyncio.wait_for(service.wait_ready(), READY_TIMEOUT)
     except TimeoutError:
-        raise ServiceFailed(f"the {process.name} was not ready after {READY_TIMEOUT:.0f}s; see {process.log_file}")
+        raise ServiceFailed(
+            f"the {process.name} was not ready after {READY_TIMEOUT:.0f}s; see {process.log_file}"
+        ) from None
     if not process.running:
         raise ServiceFailed(process.exit_report())
 

@@ -17,14 +17,14 @@ import pytest
 import pytest_asyncio
 from receivers import HttpReceiver, SmtpReceiver
 from support import write_policies
+from temporal_fixtures import case_worker
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from starter.cases import initial_search_attributes
-from temporal_fixtures import case_worker
+from workflows.contracts import CaseRequest, CaseStatus, Requester
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
-from workflows.contracts import CaseRequest, CaseStatus, Requester
 
 
 @pytest.fixture
@@ -62,8 +62,12 @@ class CaseEnv:
     async def open(self, request: CaseRequest) -> WorkflowHandle:
         """Started as `start_case` starts a case: with the search attributes its first task would publish."""
         return await self.client.start_workflow(
-            "SupportCase", request, id=f"case-{request.tenant}-{uuid.uuid4().hex[:24]}", task_queue=self.queue,
-            result_type=CaseStatus, search_attributes=initial_search_attributes(request),
+            "SupportCase",
+            request,
+            id=f"case-{request.tenant}-{uuid.uuid4().hex[:24]}",
+            task_queue=self.queue,
+            result_type=CaseStatus,
+            search_attributes=initial_search_attributes(request),
         )
 
     async def status(self, case: WorkflowHandle) -> CaseStatus:
@@ -81,7 +85,10 @@ class CaseEnv:
         """The status once the requester's acknowledgement delivery has finished and been recorded."""
         for _ in range(250):
             status = await self.status(case)
-            if any(e.event.startswith("notification_") and e.detail.get("ladder") == "requester_ack" for e in status.timeline):
+            if any(
+                e.event.startswith("notification_") and e.detail.get("ladder") == "requester_ack"
+                for e in status.timeline
+            ):
                 return status
             await asyncio.sleep(0.02)
         raise AssertionError("the acknowledgement delivery never finished")
@@ -115,7 +122,16 @@ class CaseEnv:
 
 def _key_fields(key: str) -> dict:
     case_id, ladder, run, round_, step, contact, channel = key.split(":")
-    return dict(case_id=case_id, ladder=ladder, run=int(run), round=int(round_), step=int(step), contact=contact, channel=channel, key=key)
+    return dict(
+        case_id=case_id,
+        ladder=ladder,
+        run=int(run),
+        round=int(round_),
+        step=int(step),
+        contact=contact,
+        channel=channel,
+        key=key,
+    )
 
 
 @pytest_asyncio.fixture
@@ -123,9 +139,8 @@ async def case_env(
     policies: Path, http_receiver: HttpReceiver, twilio_receiver: HttpReceiver, smtp_receiver: SmtpReceiver
 ) -> AsyncIterator[CaseEnv]:
     """A fresh time-skipping server per test, so each test sets its own clock."""
-    from temporalio.contrib.pydantic import pydantic_data_converter
-
     from temporal_fixtures import BIN, register_search_attributes
+    from temporalio.contrib.pydantic import pydantic_data_converter
 
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
@@ -155,7 +170,13 @@ def blub0x_request(channel: str, received_at: datetime, **extra: Any) -> CaseReq
         channel=channel,
         requester=extra.pop(
             "requester",
-            Requester(name="Sam Lee", email="sam@tower.example", phone="+15555550142", company="Tower Co", building="Tower One"),
+            Requester(
+                name="Sam Lee",
+                email="sam@tower.example",
+                phone="+15555550142",
+                company="Tower Co",
+                building="Tower One",
+            ),
         ),
         subject=extra.pop("subject", "Door controllers offline"),
         description=extra.pop("description", "Every door controller in the lobby is offline."),

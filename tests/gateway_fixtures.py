@@ -14,15 +14,15 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from support import eventually, write_policies  # noqa: F401 (re-exported to the gateway tests)
 from receivers import HttpReceiver, Reply, SmtpReceiver
+from support import eventually, write_policies  # noqa: F401 (re-exported to the gateway tests)
+from temporal_fixtures import case_worker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from starter.devserver import DevServer
 from starter.gateway.app import create_app
 from starter.gateway.settings import GatewaySettings, parse_api_keys
-from temporal_fixtures import case_worker
 from workflows.contracts import CaseStatus
 
 KEYS = {"intake": "intake-key-1", "operate": "operate-key-1", "admin": "admin-key-1"}
@@ -89,7 +89,11 @@ class Gateway:
 @pytest_asyncio.fixture(scope="module")
 async def gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Gateway]:
     root = tmp_path_factory.mktemp("gateway")
-    async with HttpReceiver() as hooks, HttpReceiver(default=Reply(201, json={"sid": "SMtest"})) as twilio, SmtpReceiver() as smtp:
+    async with (
+        HttpReceiver() as hooks,
+        HttpReceiver(default=Reply(201, json={"sid": "SMtest"})) as twilio,
+        SmtpReceiver() as smtp,
+    ):
         write_policies(root / "policies", hooks)
         with pytest.MonkeyPatch.context() as env:
             env.setenv("SUPPORTFLOW_POLICY_DIR", str(root / "policies"))

@@ -30,7 +30,7 @@ import warnings
 from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qsl
@@ -146,10 +146,15 @@ class HttpReceiver:
         listener.bind(("127.0.0.1", self.port))  # a restarted receiver keeps its port, and the URLs given out
         self.port = listener.getsockname()[1]
         config = uvicorn.Config(
-            self._asgi, interface="asgi3", lifespan="off", proxy_headers=False,
-            log_config=None, log_level="warning", access_log=False,
+            self._asgi,
+            interface="asgi3",
+            lifespan="off",
+            proxy_headers=False,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
             timeout_graceful_shutdown=1,
-        )  # fmt: skip
+        )
         self._server = _QuietServer(config)
         self._serving = asyncio.create_task(self._server.serve(sockets=[listener]))
         while not self._server.started:
@@ -184,9 +189,14 @@ class HttpReceiver:
         reply = self._scripts[path].popleft() if self._scripts[path] else self.default
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request = ReceivedRequest(
-            method=scope["method"], path=path, query=scope["query_string"].decode(), headers=headers,
-            body=body, received_at=datetime.now(timezone.utc), status=reply.status,
-        )  # fmt: skip
+            method=scope["method"],
+            path=path,
+            query=scope["query_string"].decode(),
+            headers=headers,
+            body=body,
+            received_at=datetime.now(UTC),
+            status=reply.status,
+        )
         async with self._arrived:
             self.requests.append(request)
             self._arrived.notify_all()
@@ -275,7 +285,11 @@ class SmtpReceiver:
 
     def env(self) -> dict[str, str]:
         """The worker settings that point `deliver` at this receiver."""
-        settings = {"SUPPORTFLOW_SMTP_HOST": self.host, "SUPPORTFLOW_SMTP_PORT": str(self.port), "SUPPORTFLOW_SMTP_TLS": "none"}
+        settings = {
+            "SUPPORTFLOW_SMTP_HOST": self.host,
+            "SUPPORTFLOW_SMTP_PORT": str(self.port),
+            "SUPPORTFLOW_SMTP_TLS": "none",
+        }
         if self.login:
             settings |= {"SUPPORTFLOW_SMTP_USER": self.login[0], "SUPPORTFLOW_SMTP_PASSWORD": self.login[1]}
         return settings
@@ -314,22 +328,28 @@ class SmtpReceiver:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content or b""
         raw = raw if isinstance(raw, bytes) else raw.encode()
         reply = self._script.popleft() if self._script else ACCEPT
         login = session.auth_data.decode() if isinstance(session.auth_data, bytes) else None
         mail = ReceivedMail(
-            mail_from=envelope.mail_from or "", rcpt_tos=list(envelope.rcpt_tos),
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=list(envelope.rcpt_tos),
             message=email.message_from_bytes(raw, policy=email.policy.default),  # type: ignore[arg-type]
-            raw=raw, received_at=datetime.now(timezone.utc), reply=reply, login=login,
-        )  # fmt: skip
+            raw=raw,
+            received_at=datetime.now(UTC),
+            reply=reply,
+            login=login,
+        )
         async with self._arrived:
             self.attempts.append(mail)
             self._arrived.notify_all()
         return reply
 
-    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any) -> AuthResult:
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
         if isinstance(auth_data, LoginPassword) and self.login:
             given = (auth_data.login.decode(), auth_data.password.decode())
             if given == self.login:

@@ -32,7 +32,9 @@ async def register_search_attributes(client: Client, namespace: str = "default")
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=namespace,
-            search_attributes={key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in search_attributes.ALL},
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in search_attributes.ALL
+            },
         )
     )
 

@@ -17,6 +17,8 @@ import httpx
 import pytest
 import pytest_asyncio
 from case_fixtures import blockit_request
+from support import eventually, opened_status
+from temporal_fixtures import REPO, case_worker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
@@ -26,12 +28,10 @@ from activities.audit import FleetAuditor, missed_deadline_query
 from starter import auditor
 from starter.cases import start_case
 from starter.devserver import DevServer, free_port
-from temporal_fixtures import REPO, case_worker
 from worker import sandbox_runner
 from workflows import search_attributes as sa
 from workflows.auditor import FleetAuditWorkflow
 from workflows.contracts import CaseStatus
-from support import eventually, opened_status
 
 
 @pytest_asyncio.fixture
@@ -54,9 +54,12 @@ def auditor_only_worker(client: Client, queue: str) -> Worker:
     """The audit and nothing else: a case on this server stays unprocessed, as if its workers were down."""
     fleet = FleetAuditor(client)
     return Worker(
-        client, task_queue=queue, workflows=[FleetAuditWorkflow],
-        activities=[fleet.find_missed_deadlines, fleet.alert], workflow_runner=sandbox_runner("strict"),
-    )  # fmt: skip
+        client,
+        task_queue=queue,
+        workflows=[FleetAuditWorkflow],
+        activities=[fleet.find_missed_deadlines, fleet.alert],
+        workflow_runner=sandbox_runner("strict"),
+    )
 
 
 async def test_the_audit_schedule_is_created_once_and_updated_in_place(dev_server):
@@ -103,7 +106,9 @@ async def test_the_audit_catches_a_case_whose_worker_was_stopped_across_its_dead
     await auditor.ensure_schedule(client, auditor.parse_every("1h"), audit_queue)
     async with auditor_only_worker(audit_client, audit_queue):
         report = await auditor.run_now(client)
-    assert [(m.case_id, m.tenant, m.target, m.due_at) for m in report.missed] == [(opened.case_id, "blockit", "response", due)]
+    assert [(m.case_id, m.tenant, m.target, m.due_at) for m in report.missed] == [
+        (opened.case_id, "blockit", "response", due)
+    ]
     assert report.audit_id.startswith(f"{auditor.SCHEDULE_ID}-")
     assert report.alert == "webhook answered HTTP 200"
 
@@ -141,7 +146,9 @@ async def test_the_audit_catches_a_case_no_worker_ever_picked_up(dev_server, aud
     await auditor.ensure_schedule(client, auditor.parse_every("1h"), audit_queue)
     async with auditor_only_worker(audit_client, audit_queue):
         report = await auditor.run_now(client)
-    assert [(m.case_id, m.tenant, m.target, m.due_at) for m in report.missed] == [(opened.case_id, "blockit", "response", due)]
+    assert [(m.case_id, m.tenant, m.target, m.due_at) for m in report.missed] == [
+        (opened.case_id, "blockit", "response", due)
+    ]
 
 
 async def _next_due_at(client: Client, case_id: str) -> datetime | None:

@@ -33,7 +33,9 @@ FIGURES = [
 
 def run_bench(*args: str, timeout: float = 900) -> tuple[int, str, str]:
     """`python -m bench` in a child; on a timeout it gets SIGTERM first, so it stops its own dev server and workers."""
-    bench = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "bench", *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         out, err = bench.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -60,8 +62,13 @@ def test_sdk_memory_probe_measures_every_variant() -> None:
     """`python -m bench.sdk_memory` (docs/benchmarks.md, "Where the cost is"): one row of figures per variant."""
     from bench.sdk_memory import VARIANTS
 
-    probe = subprocess.run([sys.executable, "-m", "bench.sdk_memory", "--workflows", "5", "--settle", "1"], cwd=REPO,
-                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    probe = subprocess.run(
+        [sys.executable, "-m", "bench.sdk_memory", "--workflows", "5", "--settle", "1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert probe.returncode == 0, probe.stderr[-4000:]
     rows = [line for line in probe.stdout.splitlines() if line.startswith("| ") and not line.startswith("| variant")]
     assert [row.split("|")[1].strip() for row in rows] == list(VARIANTS)

@@ -63,8 +63,9 @@ async def test_blockit_sev2_emergency_maintenance_is_due_48_hours_after_the_requ
     assert asked.state == "workaround_provided", "asking for emergency maintenance does not undo the workaround"
     await case_env.smtp.wait_for(2)  # the acknowledgement, then the emergency_request page's email
     assert {(p["contact"], p["channel"]) for p in case_env.pages("emergency_request")} == {
-        ("support-lead", "voice"), ("support-lead", "email"),
-    }  # fmt: skip
+        ("support-lead", "voice"),
+        ("support-lead", "email"),
+    }
 
     refused = await case_env.rejection(case, "request_emergency", {"reason": "again"})
     assert "already requested" in refused

@@ -46,18 +46,27 @@ async def test_blockit_severity_warns_breaches_escalates_then_resolves_and_close
     late = await case_env.status(case)
     assert late.warnings == ["response"] and late.breaches == ["response"]
     (breach,) = events(late, "breach")
-    assert breach.detail == {"target": "response", "due_at": response_due.isoformat(), "lateness_seconds": breach.detail["lateness_seconds"]}
+    assert breach.detail == {
+        "target": "response",
+        "due_at": response_due.isoformat(),
+        "lateness_seconds": breach.detail["lateness_seconds"],
+    }
     assert on_time(breach.at, response_due)
     (warning,) = [w for w in events(late, "warning") if w.detail["target"] == "response"]
     assert warning.at < response_due
     steps = [(e.detail["ladder"], e.detail["step"]) for e in events(late, "step_started")]
     assert ("response_warning", 1) in steps
     assert ("response_breach", 1) in steps and ("response_breach", 2) in steps
-    step2 = next(e for e in events(late, "step_started") if e.detail == {"ladder": "response_breach", "step": 2, "round": 1})
+    step2 = next(
+        e for e in events(late, "step_started") if e.detail == {"ladder": "response_breach", "step": 2, "round": 1}
+    )
     assert on_time(step2.at, response_due + timedelta(minutes=15))
     assert {(p["contact"], p["channel"]) for p in case_env.pages("response_breach")} == {
-        ("support-team", "chat"), ("support-team", "email"), ("support-lead", "sms"), ("support-lead", "voice"),
-    }  # fmt: skip
+        ("support-team", "chat"),
+        ("support-team", "email"),
+        ("support-lead", "sms"),
+        ("support-lead", "voice"),
+    }
     assert late.escalation.outcome == "exhausted" and late.escalation.step == 0
 
     answered = await case_env.update(case, "respond", {"by": "eng-1", "message": "Looking into it now."})
@@ -101,24 +110,36 @@ async def test_a_new_case_records_one_patch_marker_loads_its_policy_by_activity_
     await case_env.skip_to(MONDAY_10)
     case = await case_env.open(blockit_request(1, MONDAY_10))
     await case_env.skip_to(TARGETS[1][0] + timedelta(minutes=31))
-    for update, args in (("respond", {"by": "eng-1"}), ("resolve", {"by": "eng-1", "resolution": "Fixed"}), ("close", {})):
+    for update, args in (
+        ("respond", {"by": "eng-1"}),
+        ("resolve", {"by": "eng-1", "resolution": "Fixed"}),
+        ("close", {}),
+    ):
         await case_env.update(case, update, args)
     await case.result()
     history = await case.fetch_history()
 
-    markers = [e.marker_recorded_event_attributes for e in history.events if e.HasField("marker_recorded_event_attributes")]
-    patches = [json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in markers if m.marker_name == "core_patch"]
+    markers = [
+        e.marker_recorded_event_attributes for e in history.events if e.HasField("marker_recorded_event_attributes")
+    ]
+    patches = [
+        json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in markers if m.marker_name == "core_patch"
+    ]
     assert patches == [supportcase.PATCHES[-1]]
     assert [m.marker_name for m in markers if m.marker_name == "core_local_activity"] == []
-    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events
-                 if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]  # fmt: skip
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
     assert scheduled[0] == "load_policy" and set(scheduled[1:]) == {"deliver"}
 
     upserts_per_task = Counter(
         e.upsert_workflow_search_attributes_event_attributes.workflow_task_completed_event_id
         for e in history.events
         if e.HasField("upsert_workflow_search_attributes_event_attributes")
-        and set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields) != {"TemporalChangeVersion"}
+        and set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+        != {"TemporalChangeVersion"}
     )
     assert len(upserts_per_task) >= 5, "breach, step 2, respond, resolve and close each publish something"
     assert max(upserts_per_task.values()) == 1, upserts_per_task

@@ -70,7 +70,9 @@ async def test_blub0x_after_hours_emergency_line_pages_oncall_one_at_a_time_unti
 
     await case_env.skip_to(SATURDAY_2AM + timedelta(minutes=25))
     after = await case_env.status(case)
-    assert {p["contact"] for p in case_env.pages("emergency_intake")} == {"oncall-1", "oncall-2"}, "oncall-3 is never paged"
+    assert {p["contact"] for p in case_env.pages("emergency_intake")} == {"oncall-1", "oncall-2"}, (
+        "oncall-3 is never paged"
+    )
     later_steps = [e for e in events(after, "step_started") if e.at > acknowledged.timeline[-1].at]
     assert not [e for e in later_steps if e.detail["ladder"] == "emergency_intake"]
     assert after.warnings == ["response"], "acknowledging stops the paging, not the 30-minute response clock"
@@ -104,12 +106,21 @@ async def escalate(case_env, new_installation: bool):
 
 async def test_blub0x_customer_escalation_without_new_installation_skips_step_4_and_ends(case_env):
     status = await escalate(case_env, new_installation=False)
-    ladder = [e for e in status.timeline if e.event in ("step_started", "step_skipped") and e.detail["ladder"] == "customer_escalation"]
+    ladder = [
+        e
+        for e in status.timeline
+        if e.event in ("step_started", "step_skipped") and e.detail["ladder"] == "customer_escalation"
+    ]
     assert [(e.event, e.detail["step"]) for e in ladder] == [
-        ("step_started", 1), ("step_started", 2), ("step_started", 3), ("step_skipped", 4),
-    ]  # fmt: skip
+        ("step_started", 1),
+        ("step_started", 2),
+        ("step_started", 3),
+        ("step_skipped", 4),
+    ]
     assert on_time(ladder[1].at, TUESDAY_14 + timedelta(minutes=15))
-    assert on_time(ladder[2].at, TUESDAY_14 + timedelta(minutes=15 + 3 * 5)), "step 2 pages three on-call engineers, 5 minutes each"
+    assert on_time(ladder[2].at, TUESDAY_14 + timedelta(minutes=15 + 3 * 5)), (
+        "step 2 pages three on-call engineers, 5 minutes each"
+    )
     contacts = {p["contact"] for p in case_env.pages("customer_escalation")}
     assert "director-support-operations" in contacts and "vp-professional-services" not in contacts
     assert status.escalation.outcome == "exhausted", "'go to Step 5' ends the ladder"

@@ -137,7 +137,14 @@ def test_business_clock_counts_only_open_hours(blockit_calendar: BusinessCalenda
 
 @pytest.mark.parametrize(
     ("text", "span"),
-    [("1m", M), ("30m", 30 * M), ("4h", 4 * H), ("2d", timedelta(days=2)), ("240h", 240 * H), ("10d", timedelta(days=10))],
+    [
+        ("1m", M),
+        ("30m", 30 * M),
+        ("4h", 4 * H),
+        ("2d", timedelta(days=2)),
+        ("240h", 240 * H),
+        ("10d", timedelta(days=10)),
+    ],
 )
 def test_duration_grammar_accepts_minutes_hours_days(text: str, span: timedelta):
     assert parse_duration(text) == span
@@ -198,7 +205,9 @@ def test_hours_with_start_not_before_end_rejected(text: str):
         parse_hours(text)
 
 
-@pytest.mark.parametrize("text", ["9:00-17:00", "09:00", "09:00-17:00-18:00", "09:60-10:00", "24:30-24:45", "25:00-26:00", "a-b"])
+@pytest.mark.parametrize(
+    "text", ["9:00-17:00", "09:00", "09:00-17:00-18:00", "09:60-10:00", "24:30-24:45", "25:00-26:00", "a-b"]
+)
 def test_malformed_hours_rejected(text: str):
     with pytest.raises(ValueError):
         parse_hours(text)
@@ -473,7 +482,9 @@ def test_blub0x_regular_request_friday_evening_continues_monday(blub0x: LoadedPo
 # --- Warnings --------------------------------------------------------------------
 
 
-def test_warning_falls_at_fraction_of_target_on_its_own_clock(blockit: LoadedPolicy, blockit_calendar: BusinessCalendar):
+def test_warning_falls_at_fraction_of_target_on_its_own_clock(
+    blockit: LoadedPolicy, blockit_calendar: BusinessCalendar
+):
     received = chicago(2027, 1, 8, 16, 30)
     resolution = blockit.policy.severity(3).resolution  # 5d 24x7
     assert resolution is not None
@@ -547,7 +558,9 @@ def test_pause_spans_are_merged_and_order_does_not_matter():
 def test_pause_after_the_deadline_does_not_move_it():
     clock = SlaClock("24x7", BusinessCalendar("America/Chicago", MON_FRI_9_17))
     start = chicago(2027, 1, 11, 10, 0)
-    assert clock.due(start, H, [(chicago(2027, 1, 11, 12, 0), chicago(2027, 1, 11, 13, 0))]) == chicago(2027, 1, 11, 11, 0)
+    assert clock.due(start, H, [(chicago(2027, 1, 11, 12, 0), chicago(2027, 1, 11, 13, 0))]) == chicago(
+        2027, 1, 11, 11, 0
+    )
 
 
 def test_open_pause_stops_the_clock_until_it_ends():
@@ -612,7 +625,9 @@ def test_emergency_due_48h_from_request_on_24x7_clock(blockit: LoadedPolicy, blo
     assert due.emergency_due_at == chicago(2027, 3, 15, 11, 0)
 
 
-def test_emergency_target_not_moved_by_pause_or_severity_change(blockit: LoadedPolicy, blockit_calendar: BusinessCalendar):
+def test_emergency_target_not_moved_by_pause_or_severity_change(
+    blockit: LoadedPolicy, blockit_calendar: BusinessCalendar
+):
     received, requested = chicago(2027, 1, 11, 10, 0), chicago(2027, 1, 11, 11, 0)
     pauses = [(chicago(2027, 1, 11, 12, 0), chicago(2027, 1, 12, 12, 0))]
     a = deadlines(blockit.policy.severity(2), blockit_calendar, received, (), requested)

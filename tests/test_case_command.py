@@ -20,14 +20,14 @@ from zoneinfo import ZoneInfo
 import pytest
 import pytest_asyncio
 import yaml
-from support import eventually, write_policies
 from receivers import HttpReceiver, Reply, SmtpReceiver
+from support import eventually, write_policies
+from temporal_fixtures import case_worker
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from starter.cli import main
 from starter.commands.status_view import when
 from starter.devserver import DevServer, free_port
-from temporal_fixtures import case_worker
 from workflows.contracts import CaseStatus
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -68,8 +68,14 @@ async def fleet(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fleet
             env.setenv("TWILIO_ACCOUNT_SID", "ACtest00000000000000000000000000")
             env.setenv("TWILIO_AUTH_TOKEN", "twilio-test-token")
             env.setenv("SUPPORTFLOW_TWILIO_FROM", "+15555550199")
-            for name in ("SUPPORTFLOW_SMTP_USER", "SUPPORTFLOW_SMTP_PASSWORD", "TEMPORAL_API_KEY",
-                         "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA"):  # fmt: skip
+            for name in (
+                "SUPPORTFLOW_SMTP_USER",
+                "SUPPORTFLOW_SMTP_PASSWORD",
+                "TEMPORAL_API_KEY",
+                "TEMPORAL_TLS_CERT",
+                "TEMPORAL_TLS_KEY",
+                "TEMPORAL_TLS_CA",
+            ):
                 env.delenv(name, raising=False)
             for name, value in smtp.env().items():
                 env.setenv(name, value)
@@ -98,10 +104,26 @@ def cli(fleet: Fleet, capsys: pytest.CaptureFixture):
 
 async def open_blockit(cli, severity: int = 3, *extra: str, tenant: str = "blockit") -> str:
     opened = await cli(
-        "case", "open", "--tenant", tenant, "--channel", "email", "--subject", "Scheduling page down",
-        "--description", "The scheduling page shows an error.", "--email", "ana@clinic.example", "--name", "Ana Diaz",
-        "--severity", str(severity), "--source-id", f"<{uuid.uuid4().hex}@mail.example>", *extra,
-    )  # fmt: skip
+        "case",
+        "open",
+        "--tenant",
+        tenant,
+        "--channel",
+        "email",
+        "--subject",
+        "Scheduling page down",
+        "--description",
+        "The scheduling page shows an error.",
+        "--email",
+        "ana@clinic.example",
+        "--name",
+        "Ana Diaz",
+        "--severity",
+        str(severity),
+        "--source-id",
+        f"<{uuid.uuid4().hex}@mail.example>",
+        *extra,
+    )
     assert opened.code == 0, opened.err
     return opened.out.strip()
 
@@ -120,10 +142,31 @@ def events(status: CaseStatus, name: str) -> list:
 
 
 async def test_case_open_prints_the_case_id_and_the_same_source_id_again_is_a_duplicate(cli):
-    argv = ["case", "open", "--tenant", "blockit", "--channel", "email", "--subject", "Login fails",
-            "--description", "Nobody can log in.", "--email", "ana@clinic.example", "--name", "Ana Diaz",
-            "--phone", "+15555550123", "--company", "Clinic Co", "--severity", "2", "--time-critical",
-            "--source-id", f"<{uuid.uuid4().hex}@mail.example>"]  # fmt: skip
+    argv = [
+        "case",
+        "open",
+        "--tenant",
+        "blockit",
+        "--channel",
+        "email",
+        "--subject",
+        "Login fails",
+        "--description",
+        "Nobody can log in.",
+        "--email",
+        "ana@clinic.example",
+        "--name",
+        "Ana Diaz",
+        "--phone",
+        "+15555550123",
+        "--company",
+        "Clinic Co",
+        "--severity",
+        "2",
+        "--time-critical",
+        "--source-id",
+        f"<{uuid.uuid4().hex}@mail.example>",
+    ]
     first = await cli(*argv)
     assert first.code == 0 and first.err == ""
     case_id = first.out.strip()
@@ -195,7 +238,16 @@ async def test_respond_assign_severity_pause_comment_and_workaround_through_the_
     assert not resumed.paused and resumed.state == "responded"
 
     worked_around = await cli(
-        "case", "workaround", case_id, "--by", "eng-1", "--description", "fixed the row", "--kind", "data_correction", "--json"
+        "case",
+        "workaround",
+        case_id,
+        "--by",
+        "eng-1",
+        "--description",
+        "fixed the row",
+        "--kind",
+        "data_correction",
+        "--json",
     )
     assert worked_around.code == 0, worked_around.err
     after = worked_around.status()
@@ -214,7 +266,9 @@ async def test_emergency_amend_resolve_reopen_and_close_through_the_cli(cli):
     assert amended.requester.company == "Clinic Co" and amended.requester.email == "ana@clinic.example"
     assert events(amended, "amended")[-1].detail["fields"] == ["requester.company", "worked_with"]
 
-    resolved = (await cli("case", "resolve", case_id, "--by", "eng-1", "--resolution", "restarted the service", "--json")).status()
+    resolved = (
+        await cli("case", "resolve", case_id, "--by", "eng-1", "--resolution", "restarted the service", "--json")
+    ).status()
     assert resolved.state == "resolved" and resolved.resolved_at is not None
 
     reopened = (await cli("case", "reopen", case_id, "--reason", "it came back", "--json")).status()
@@ -233,9 +287,19 @@ async def test_emergency_amend_resolve_reopen_and_close_through_the_cli(cli):
 
 async def test_ack_stops_the_blub0x_emergency_line_rotation(cli, fleet):
     opened = await cli(
-        "case", "open", "--tenant", "blub0x", "--channel", "emergency_line", "--name", "Sam Lee",
-        "--phone", "+15555550142", "--description", "Every door controller is offline.",
-    )  # fmt: skip
+        "case",
+        "open",
+        "--tenant",
+        "blub0x",
+        "--channel",
+        "emergency_line",
+        "--name",
+        "Sam Lee",
+        "--phone",
+        "+15555550142",
+        "--description",
+        "Every door controller is offline.",
+    )
     case_id = opened.out.strip()
 
     async def paging():
@@ -246,20 +310,43 @@ async def test_ack_stops_the_blub0x_emergency_line_rotation(cli, fleet):
     acknowledged = await cli("case", "ack", case_id, "--by", "oncall-1", "--json")
     assert acknowledged.code == 0, acknowledged.err
     escalation = acknowledged.status().escalation
-    assert escalation.running == [] and escalation.acknowledged_by == "oncall-1" and escalation.outcome == "acknowledged"
+    assert (
+        escalation.running == [] and escalation.acknowledged_by == "oncall-1" and escalation.outcome == "acknowledged"
+    )
 
     twice = await cli("case", "acknowledge", case_id, "--by", "oncall-2")
     assert twice.code == 1
-    assert twice.err.strip() == "supportflow case acknowledge: rejected: cannot acknowledge: no escalation ladder is running"
+    assert (
+        twice.err.strip()
+        == "supportflow case acknowledge: rejected: cannot acknowledge: no escalation ladder is running"
+    )
 
 
 async def test_escalate_runs_the_blub0x_customer_escalation_ladder(cli):
     opened = await cli(
-        "case", "open", "--tenant", "blub0x", "--channel", "email", "--name", "Sam Lee", "--email", "sam@tower.example",
-        "--company", "Tower Co", "--building", "Tower One", "--phone", "+15555550142", "--description", "Badges fail.",
-    )  # fmt: skip
+        "case",
+        "open",
+        "--tenant",
+        "blub0x",
+        "--channel",
+        "email",
+        "--name",
+        "Sam Lee",
+        "--email",
+        "sam@tower.example",
+        "--company",
+        "Tower Co",
+        "--building",
+        "Tower One",
+        "--phone",
+        "+15555550142",
+        "--description",
+        "Badges fail.",
+    )
     case_id = opened.out.strip()
-    escalated = await cli("case", "escalate", case_id, "--reason", "no answer for a day", "--new-installation", "--json")
+    escalated = await cli(
+        "case", "escalate", case_id, "--reason", "no answer for a day", "--new-installation", "--json"
+    )
     assert escalated.code == 0, escalated.err
     status = escalated.status()
     assert status.new_installation and "customer_escalation" in status.escalation.running
@@ -275,7 +362,10 @@ async def test_a_rejected_update_exits_1_with_the_reason_and_leaves_the_case_alo
     case_id = await open_blockit(cli, 4)
     refused = await cli("case", "reopen", case_id, "--reason", "why not")
     assert refused.code == 1 and refused.out == ""
-    assert refused.err.strip() == "supportflow case reopen: rejected: cannot reopen: the case is open; only a resolved case reopens"
+    assert (
+        refused.err.strip()
+        == "supportflow case reopen: rejected: cannot reopen: the case is open; only a resolved case reopens"
+    )
     assert (await status_of(cli, case_id)).state == "open"
 
     unknown_severity = await cli("case", "set-severity", case_id, "--severity", "9")
@@ -292,7 +382,9 @@ async def test_an_unknown_case_exits_1_naming_it(cli):
 async def test_bad_options_exit_2_naming_the_option(cli):
     blank = await cli("case", "respond", "case-blockit-x", "--by", "")
     assert blank.code == 2 and blank.err.startswith("supportflow case respond: --by: ")
-    naive = await cli("case", "open", "--tenant", "blockit", "--channel", "email", "--received-at", "2027-01-08T16:30:00")
+    naive = await cli(
+        "case", "open", "--tenant", "blockit", "--channel", "email", "--received-at", "2027-01-08T16:30:00"
+    )
     assert naive.code == 2 and "--received-at: " in naive.err and "timezone" in naive.err
     no_such_severity = await cli("case", "open", "--tenant", "blockit", "--channel", "email", "--severity", "7")
     assert no_such_severity.code == 2 and "--severity: blockit has no severity 7" in no_such_severity.err

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest_asyncio
 from case_fixtures import blockit_request, events
 from support import eventually, opened_status
+from temporal_fixtures import case_worker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from starter.cases import start_case
 from starter.devserver import DevServer
-from temporal_fixtures import case_worker
 from workflows.contracts import CaseStatus
 
 
@@ -114,4 +114,3 @@ def _key(name: str):
     from workflows import search_attributes as sa
 
     return next(key for key in sa.ALL if key.name == name)
-

@@ -106,7 +106,11 @@ REFUSED_ON_AN_OPEN_CASE = [
 ]
 
 
-@pytest.mark.parametrize(("update", "args", "reason"), REFUSED_ON_AN_OPEN_CASE, ids=[f"{u}-{i}" for i, (u, _, _) in enumerate(REFUSED_ON_AN_OPEN_CASE)])
+@pytest.mark.parametrize(
+    ("update", "args", "reason"),
+    REFUSED_ON_AN_OPEN_CASE,
+    ids=[f"{u}-{i}" for i, (u, _, _) in enumerate(REFUSED_ON_AN_OPEN_CASE)],
+)
 async def test_an_illegal_update_is_rejected_with_its_reason_and_the_case_is_unchanged(case_env, update, args, reason):
     await case_env.skip_to(MONDAY_10)
     case = await case_env.open(blockit_request(3, MONDAY_10))

@@ -111,8 +111,10 @@ def test_start_order_waits_for_health_and_for_one_shot_jobs_to_succeed():
             if dependency in ONE_SHOT:
                 assert condition == "service_completed_successfully", f"{name} → {dependency}"
             else:
-                assert condition == "service_healthy" and "healthcheck" in SERVICES[dependency], f"{name} → {dependency}"
-    order = {name: set((service.get("depends_on") or {})) for name, service in SERVICES.items()}
+                assert condition == "service_healthy" and "healthcheck" in SERVICES[dependency], (
+                    f"{name} → {dependency}"
+                )
+    order = {name: set(service.get("depends_on") or {}) for name, service in SERVICES.items()}
     assert order["temporal"] == {"temporal-schema"} and order["temporal-schema"] == {"postgresql"}
     assert order["setup"] == {"temporal"}
     assert order["worker"] == order["gateway"] == {"setup"}
@@ -205,6 +207,7 @@ def test_docker_compose_accepts_the_file(tmp_path):
     env.write_text("".join(f"{name}=x\n" for name in SECRETS) + "SUPPORTFLOW_PUBLIC_URL=http://localhost:8000\n")
     checked = subprocess.run(
         ["docker", "compose", "--env-file", str(env), "-f", str(REPO / "docker-compose.yml"), "config", "--quiet"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
     assert checked.returncode == 0, checked.stderr

@@ -42,7 +42,9 @@ def stack(tmp_path_factory) -> Iterator[tuple[object, str]]:
         f"SUPPORTFLOW_API_KEYS={API_KEY}=intake+operate+admin\nSUPPORTFLOW_PUBLIC_URL=http://localhost:8000\n"
         "SUPPORTFLOW_GATEWAY_PORT=0\nTEMPORAL_GRPC_PORT=0\nTEMPORAL_UI_PORT=0\n"
     )
-    compose = DockerCompose(REPO, compose_file_name="docker-compose.yml", env_file=str(env_file), build=True, wait=False)
+    compose = DockerCompose(
+        REPO, compose_file_name="docker-compose.yml", env_file=str(env_file), build=True, wait=False
+    )
     compose.start()
     try:
         gateway = f"http://127.0.0.1:{compose.get_service_port('gateway', 8000)}"
@@ -79,9 +81,13 @@ def test_a_case_opens_through_the_gateway_and_a_worker_runs_it(stack):
     _, gateway = stack
     headers = {"Authorization": f"Bearer {API_KEY}"}
     request = {
-        "tenant": "blockit", "channel": "api", "severity": 3, "subject": "Stack test",
-        "requester": {"name": "Ana Diaz", "email": "ana@clinic.example"}, "source_id": uuid.uuid4().hex,
-    }  # fmt: skip
+        "tenant": "blockit",
+        "channel": "api",
+        "severity": 3,
+        "subject": "Stack test",
+        "requester": {"name": "Ana Diaz", "email": "ana@clinic.example"},
+        "source_id": uuid.uuid4().hex,
+    }
     opened = httpx.post(f"{gateway}/v1/cases", json=request, headers=headers, timeout=30)
     assert opened.status_code == 201, opened.text
     case_id = opened.json()["case_id"]
@@ -97,7 +103,9 @@ def test_a_case_opens_through_the_gateway_and_a_worker_runs_it(stack):
 
 def test_the_workers_serve_metrics_to_other_containers(stack):
     compose, _ = stack
-    probe = "import urllib.request; print(urllib.request.urlopen('http://worker:9464/metrics', timeout=5).read().decode())"
+    probe = (
+        "import urllib.request; print(urllib.request.urlopen('http://worker:9464/metrics', timeout=5).read().decode())"
+    )
     out, err, code = _in_gateway(compose, "python", "-c", probe)
     assert code == 0, err
     assert "temporal_num_pollers" in out

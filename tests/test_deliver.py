@@ -13,7 +13,7 @@ import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -39,23 +39,36 @@ from workflows.delivery_policy import (
 )
 
 CASE_ID = "case-blockit-0123456789abcdef01234567"
-SCHEDULED = datetime(2027, 1, 8, 22, 30, tzinfo=timezone.utc)
+SCHEDULED = datetime(2027, 1, 8, 22, 30, tzinfo=UTC)
 ACK_LIFETIME = timedelta(days=7)
 
 
-def a_delivery(channel: str, address: str, *, ladder: str = "response_breach", contact: str = "support-lead") -> Delivery:
+def a_delivery(
+    channel: str, address: str, *, ladder: str = "response_breach", contact: str = "support-lead"
+) -> Delivery:
     return Delivery(
-        case_id=CASE_ID, tenant="blockit", ladder=ladder, run=1, step=2, round=1, contact=contact,
-        channel=channel, address=address, case_channel="email",
-        subject="Sev1 response breach: Scheduling page down", message="Nobody has responded for 30 minutes.",
+        case_id=CASE_ID,
+        tenant="blockit",
+        ladder=ladder,
+        run=1,
+        step=2,
+        round=1,
+        contact=contact,
+        channel=channel,
+        address=address,
+        case_channel="email",
+        subject="Sev1 response breach: Scheduling page down",
+        message="Nobody has responded for 30 minutes.",
         idempotency_key=f"{CASE_ID}:{ladder}:1:1:2:{contact}:{channel}",
-    )  # fmt: skip
+    )
 
 
 async def attempt(delivery: Delivery, number: int = 1) -> DeliveryResult:
     """One attempt, as the worker would run it, first scheduled at SCHEDULED."""
     env = ActivityEnvironment()
-    env.info = dataclasses.replace(env.info, attempt=number, scheduled_time=SCHEDULED, current_attempt_scheduled_time=SCHEDULED)
+    env.info = dataclasses.replace(
+        env.info, attempt=number, scheduled_time=SCHEDULED, current_attempt_scheduled_time=SCHEDULED
+    )
     return await env.run(deliver, delivery)
 
 
@@ -97,7 +110,13 @@ async def test_webhook_posts_the_contract_body_with_the_idempotency_key(http_rec
     assert request.headers["idempotency-key"] == delivery.idempotency_key
     body = WebhookBody.model_validate(request.json())
     assert set(request.json()) == set(WebhookBody.model_fields)
-    assert (body.case_id, body.ladder, body.step, body.round, body.contact) == (CASE_ID, "response_breach", 2, 1, "support-lead")
+    assert (body.case_id, body.ladder, body.step, body.round, body.contact) == (
+        CASE_ID,
+        "response_breach",
+        2,
+        1,
+        "support-lead",
+    )
     assert (body.channel, body.case_channel, body.idempotency_key) == ("webhook", "email", delivery.idempotency_key)
     claim = claim_of(body.ack_url)
     assert (claim.case_id, claim.contact) == (CASE_ID, "support-lead")
@@ -238,13 +257,17 @@ async def test_sms_without_twilio_credentials_is_permanent_and_says_what_to_set(
     failure = await failed_attempt(a_delivery("sms", "+15555550100"))
 
     assert_permanent(failure)
-    assert "TWILIO_AUTH_TOKEN" in failure.details[0]["error"] and "SUPPORTFLOW_TWILIO_FROM" in failure.details[0]["error"]
+    assert (
+        "TWILIO_AUTH_TOKEN" in failure.details[0]["error"] and "SUPPORTFLOW_TWILIO_FROM" in failure.details[0]["error"]
+    )
     assert twilio_receiver.requests == []
 
 
 async def test_twilio_refusing_a_number_is_permanent(twilio_receiver):
     path = f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
-    twilio_receiver.script(path, Reply(400, json={"code": 21211, "message": "The 'To' number is not a valid phone number."}))
+    twilio_receiver.script(
+        path, Reply(400, json={"code": 21211, "message": "The 'To' number is not a valid phone number."})
+    )
 
     failure = await failed_attempt(a_delivery("sms", "+15555550100"))
 
@@ -261,7 +284,9 @@ async def test_twilio_rate_limit_is_retryable(twilio_receiver):
 # --- email through a real SMTP server -------------------------------------------
 
 
-async def test_email_carries_the_idempotency_key_a_case_message_id_and_the_ack_link(smtp_receiver, ack_settings, monkeypatch):
+async def test_email_carries_the_idempotency_key_a_case_message_id_and_the_ack_link(
+    smtp_receiver, ack_settings, monkeypatch
+):
     monkeypatch.setenv("SUPPORTFLOW_SMTP_FROM", "support@blockit.example")
     delivery = a_delivery("email", "lead@blockit.example")
 
@@ -361,7 +386,9 @@ def test_ack_link_with_an_edited_contact_is_refused(ack_settings):
 
 
 def test_ack_link_signed_with_another_secret_is_refused(ack_settings):
-    token = ack_url(CASE_ID, "support-lead", SCHEDULED + ACK_LIFETIME, Settings(ack_secret="someone-else")).rsplit("/", 1)[1]
+    token = ack_url(CASE_ID, "support-lead", SCHEDULED + ACK_LIFETIME, Settings(ack_secret="someone-else")).rsplit(
+        "/", 1
+    )[1]
 
     with pytest.raises(AckLinkInvalid):
         verify_ack_token(token, now=SCHEDULED)
@@ -397,11 +424,13 @@ async def test_every_attempt_signs_the_same_link_valid_for_seven_days_from_sched
 
 def test_retry_policy_is_the_one_design_promises():
     assert (DELIVERY_RETRY.initial_interval, DELIVERY_RETRY.backoff_coefficient, DELIVERY_RETRY.maximum_interval) == (
-        timedelta(seconds=1), 2.0, timedelta(seconds=60),
-    )  # fmt: skip
+        timedelta(seconds=1),
+        2.0,
+        timedelta(seconds=60),
+    )
     assert DELIVERY_RETRY.maximum_attempts == 0
-    assert DELIVERY_SCHEDULE_TO_CLOSE == timedelta(hours=1)
-    assert DELIVERY_START_TO_CLOSE == timedelta(seconds=30)
+    assert timedelta(hours=1) == DELIVERY_SCHEDULE_TO_CLOSE
+    assert timedelta(seconds=30) == DELIVERY_START_TO_CLOSE
 
 
 def test_delivery_policy_imports_nothing_with_io():
@@ -419,7 +448,9 @@ async def deliver_through_temporal(env: WorkflowEnvironment, delivery: Delivery)
         )
 
 
-async def test_endpoint_failing_twice_gets_the_same_delivery_three_times_then_succeeds(time_skipping_env, http_receiver, ack_settings):
+async def test_endpoint_failing_twice_gets_the_same_delivery_three_times_then_succeeds(
+    time_skipping_env, http_receiver, ack_settings
+):
     http_receiver.script("/hook", 503, 503, 200)
     delivery = a_delivery("webhook", http_receiver.url("/hook"))
 
@@ -430,7 +461,7 @@ async def test_endpoint_failing_twice_gets_the_same_delivery_three_times_then_su
     assert [r.status for r in requests] == [503, 503, 200]
     assert {r.headers["idempotency-key"] for r in requests} == {delivery.idempotency_key}
     assert len({r.body for r in requests}) == 1  # same bytes every time, ack link included
-    assert claim_of(requests[0].json()["ack_url"], now=datetime.now(timezone.utc)).contact == "support-lead"
+    assert claim_of(requests[0].json()["ack_url"], now=datetime.now(UTC)).contact == "support-lead"
 
 
 async def test_webhook_400_is_tried_once_and_fails_with_a_non_retryable_cause(time_skipping_env, http_receiver):
@@ -457,11 +488,17 @@ async def test_email_deferred_once_is_resent_with_the_same_message_id(time_skipp
     assert result.attempts == 2
     deferred, accepted = smtp_receiver.attempts
     assert (deferred.reply[:3], accepted.reply[:3]) == ("451", "250")
-    assert deferred.message["Message-ID"] == accepted.message["Message-ID"] == message_id(CASE_ID, delivery.idempotency_key)
+    assert (
+        deferred.message["Message-ID"]
+        == accepted.message["Message-ID"]
+        == message_id(CASE_ID, delivery.idempotency_key)
+    )
     assert deferred.message["Idempotency-Key"] == accepted.message["Idempotency-Key"] == delivery.idempotency_key
 
 
-async def test_delivery_that_never_succeeds_gives_up_after_an_hour_with_its_last_error(time_skipping_env, http_receiver):
+async def test_delivery_that_never_succeeds_gives_up_after_an_hour_with_its_last_error(
+    time_skipping_env, http_receiver
+):
     http_receiver.script("/hook", *[503] * 200)
 
     with pytest.raises(WorkflowFailureError) as failed:

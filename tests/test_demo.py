@@ -12,14 +12,13 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 import pytest_asyncio
+from temporal_fixtures import REPO, case_worker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from starter.demo import DEMO_CASES, describe, open_demo_cases
 from starter.devserver import DevServer, free_port
-from temporal_fixtures import REPO, case_worker
 
 
 @pytest_asyncio.fixture
@@ -39,7 +38,9 @@ async def test_the_demo_opens_cases_for_both_tenants_at_every_severity_and_in_ma
     assert {status.tenant for status in by_slug.values()} == {"blockit", "blub0x"}
     assert {status.severity for status in by_slug.values() if status.tenant == "blockit"} == {1, 2, 3, 4}
     assert {status.severity for status in by_slug.values() if status.tenant == "blub0x"} == {1, 2}
-    assert {demo.slug: by_slug[demo.slug].state for demo in DEMO_CASES} == {demo.slug: demo.expected_state for demo in DEMO_CASES}
+    assert {demo.slug: by_slug[demo.slug].state for demo in DEMO_CASES} == {
+        demo.slug: demo.expected_state for demo in DEMO_CASES
+    }
 
     emergency = by_slug["blub0x-emergency-lobby-doors"]
     assert emergency.channel == "emergency_line" and emergency.escalation.acknowledged_by == "oncall-1"

@@ -39,7 +39,7 @@ class DevServerProbe:
     async def run(self) -> str:
         try:
             await workflow.wait_condition(lambda: self.released, timeout=timedelta(days=30))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return "timer fired"
         return "released"
 
@@ -200,11 +200,20 @@ def test_worker_settings_read_every_variable():
         }
     )
     assert settings == supportflow_worker.WorkerSettings(
-        address="temporal.internal:7233", namespace="support", task_queue="cases-eu",
-        max_cached_workflows=50_000, max_concurrent_activities=500, max_concurrent_workflow_tasks=20,
-        workflow_pollers=8, activity_pollers=16, graceful_shutdown_seconds=2.5, workflow_sandbox="strict",
-        metrics_port=9464, metrics_host="0.0.0.0", log_level="DEBUG",
-    )  # fmt: skip
+        address="temporal.internal:7233",
+        namespace="support",
+        task_queue="cases-eu",
+        max_cached_workflows=50_000,
+        max_concurrent_activities=500,
+        max_concurrent_workflow_tasks=20,
+        workflow_pollers=8,
+        activity_pollers=16,
+        graceful_shutdown_seconds=2.5,
+        workflow_sandbox="strict",
+        metrics_port=9464,
+        metrics_host="0.0.0.0",
+        log_level="DEBUG",
+    )
 
 
 def test_worker_settings_turn_tls_on_for_an_api_key_or_a_client_certificate():

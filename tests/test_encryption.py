@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import os
 import json
+import os
 import re
 import socket
 import sys
@@ -33,6 +33,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from playwright.async_api import async_playwright
 from receivers import HttpReceiver, Reply, SmtpReceiver
+from temporal_fixtures import case_worker
 from temporalio.api.common.v1 import Payload, Payloads, SearchAttributes
 from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client
@@ -43,13 +44,12 @@ from activities.settings import Settings
 from starter import encryption
 from starter.cases import start_case
 from starter.devserver import DevServer
-from workflows import case
 from starter.encryption import DecryptionError, EncryptionCodec, EncryptionKeyError, parse_keyring
 from starter.gateway.app import create_app
 from starter.gateway.settings import GatewaySettings, GatewaySettingsError, parse_api_keys
 from starter.processes import ChildProcess
-from temporal_fixtures import case_worker
 from worker import SettingsError, WorkerSettings, connect
+from workflows import case
 from workflows.contracts import CaseRequest, CaseStatus, Requester
 
 KEY1, KEY2 = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))
@@ -58,17 +58,27 @@ UI_ORIGIN = "http://127.0.0.1:8233"
 HMAC = re.compile(r"^hmac:[0-9a-f]{64}$")
 REQUESTER_EMAIL = SearchAttributeKey.for_keyword("RequesterEmail")
 # What must never be readable in Temporal's storage: the requester and what they wrote.
-NAME, EMAIL, PHONE, COMPANY = "Ana Quintero-Diaz", "Ana.Quintero@Clinic.example", "+15555550123", "Quintero Family Clinic"
+NAME, EMAIL, PHONE, COMPANY = (
+    "Ana Quintero-Diaz",
+    "Ana.Quintero@Clinic.example",
+    "+15555550123",
+    "Quintero Family Clinic",
+)
 SUBJECT, DESCRIPTION = "Reminder texts stopped", "Appointment reminders stopped going out after the Tuesday upgrade."
 SECRETS = (NAME, EMAIL, EMAIL.lower(), PHONE, COMPANY, SUBJECT, DESCRIPTION)
 
 
 def request(source_id: str, email: str = EMAIL, **changes) -> CaseRequest:
     return CaseRequest(
-        tenant="blockit", channel="api", source_id=source_id,
+        tenant="blockit",
+        channel="api",
+        source_id=source_id,
         requester=Requester(name=NAME, email=email, phone=PHONE, company=COMPANY),
-        subject=SUBJECT, description=DESCRIPTION, severity=3, **changes,
-    )  # fmt: skip
+        subject=SUBJECT,
+        description=DESCRIPTION,
+        severity=3,
+        **changes,
+    )
 
 
 # --- the codec alone -------------------------------------------------------------
@@ -99,7 +109,9 @@ async def test_the_first_key_encrypts_and_every_listed_key_decrypts():
 
 async def test_a_payload_under_a_key_no_longer_listed_fails_naming_that_key_id():
     [under_k1] = await EncryptionCodec(parse_keyring(ONE_KEY)).encode([json_payload(EMAIL)])
-    with pytest.raises(DecryptionError, match=r"key id 'k1', which SUPPORTFLOW_ENCRYPTION_KEY does not list \(it lists k2\)"):
+    with pytest.raises(
+        DecryptionError, match=r"key id 'k1', which SUPPORTFLOW_ENCRYPTION_KEY does not list \(it lists k2\)"
+    ):
         await EncryptionCodec(parse_keyring(f"k2:{KEY2}")).decode([under_k1])
 
 
@@ -110,7 +122,9 @@ async def test_the_wrong_key_under_the_same_id_fails_authentication():
 
 
 async def test_tampered_ciphertext_or_a_relabelled_key_id_is_refused():
-    ring = parse_keyring(f"k1:{KEY1},k9:{KEY1}")  # the same key under two ids: only the associated data tells them apart
+    ring = parse_keyring(
+        f"k1:{KEY1},k9:{KEY1}"
+    )  # the same key under two ids: only the associated data tells them apart
     codec = EncryptionCodec(ring)
     [sealed] = await codec.encode([json_payload(EMAIL)])
     flipped = bytearray(sealed.data)
@@ -127,13 +141,19 @@ async def test_tampered_ciphertext_or_a_relabelled_key_id_is_refused():
 
 async def test_payloads_without_our_encoding_pass_through_unchanged():
     codec = EncryptionCodec(parse_keyring(ONE_KEY))
-    plain = [json_payload(EMAIL), Payload(metadata={"encoding": b"binary/null"}), Payload(metadata={"encoding": b"binary/zlib"}, data=b"x")]
+    plain = [
+        json_payload(EMAIL),
+        Payload(metadata={"encoding": b"binary/null"}),
+        Payload(metadata={"encoding": b"binary/zlib"}, data=b"x"),
+    ]
     assert await codec.decode(plain) == plain
 
 
 async def test_failure_messages_travel_encrypted_and_a_key_holder_reads_them():
     converter = encryption.data_converter(parse_keyring(ONE_KEY))
-    refused = ApplicationError(f"email to requester: SMTP server refused the recipient: 550 <{EMAIL}> unknown", type="DeliveryRejected")
+    refused = ApplicationError(
+        f"email to requester: SMTP server refused the recipient: 550 <{EMAIL}> unknown", type="DeliveryRejected"
+    )
     for problem in (refused, ValueError(f"invalid CaseRequest: requester.email {EMAIL!r}")):
         failure = Failure()
         await converter.encode_failure(problem, failure)
@@ -143,9 +163,11 @@ async def test_failure_messages_travel_encrypted_and_a_key_holder_reads_them():
 
 async def test_the_workflows_answers_to_callers_stay_readable_but_their_causes_do_not():
     converter = encryption.data_converter(parse_keyring(ONE_KEY))
-    for answer in (ApplicationError("cannot resume: the case is open", type="UpdateRejected"),
-                   ApplicationError("the case is still opening; ask again in a moment"),
-                   DecryptionError("a payload is encrypted under key id 'k0', which SUPPORTFLOW_ENCRYPTION_KEY does not list")):  # fmt: skip
+    for answer in (
+        ApplicationError("cannot resume: the case is open", type="UpdateRejected"),
+        ApplicationError("the case is still opening; ask again in a moment"),
+        DecryptionError("a payload is encrypted under key id 'k0', which SUPPORTFLOW_ENCRYPTION_KEY does not list"),
+    ):
         failure = Failure()
         await converter.encode_failure(answer, failure)
         assert failure.message == str(answer.message if isinstance(answer, ApplicationError) else answer)
@@ -188,7 +210,11 @@ def test_an_unusable_key_setting_names_the_variable_and_the_entry_but_never_the_
 def test_keys_are_read_in_either_base64_alphabet_and_never_shown():
     urlsafe = base64.urlsafe_b64encode(base64.b64decode(KEY1)).decode().rstrip("=")
     ring = parse_keyring(f" k1:{urlsafe} , k2:{KEY2} ")
-    assert ring.ids == ("k1", "k2") and ring.encrypting_id == "k1" and ring == parse_keyring(ROTATED.split(",")[1] + f",k2:{KEY2}")
+    assert (
+        ring.ids == ("k1", "k2")
+        and ring.encrypting_id == "k1"
+        and ring == parse_keyring(ROTATED.split(",")[1] + f",k2:{KEY2}")
+    )
     assert repr(ring) == "Keyring(ids=['k1', 'k2'])"
     assert KEY1 not in repr(WorkerSettings.from_env({"SUPPORTFLOW_ENCRYPTION_KEY": ONE_KEY}))
     assert encryption.keyring_from_env({"SUPPORTFLOW_ENCRYPTION_KEY": "  "}) is None
@@ -198,7 +224,10 @@ def test_the_requester_index_is_a_keyed_hash_of_the_lower_cased_address():
     one, rotated = parse_keyring(ONE_KEY), parse_keyring(ROTATED)
     key = encryption.requester_email_key(EMAIL, one)
     assert HMAC.match(key) and key == encryption.requester_email_key(f" {EMAIL.lower()} ", one)
-    assert encryption.requester_email_keys(EMAIL, rotated) == [encryption.requester_email_key(EMAIL, parse_keyring(f"k2:{KEY2}")), key]
+    assert encryption.requester_email_keys(EMAIL, rotated) == [
+        encryption.requester_email_key(EMAIL, parse_keyring(f"k2:{KEY2}")),
+        key,
+    ]
     assert encryption.requester_email_key(EMAIL, None) is None and encryption.requester_email_key(None, one) is None
     assert encryption.data_converter(None) is encryption.pydantic_data_converter
 
@@ -207,11 +236,15 @@ def test_the_requester_index_is_a_keyed_hash_of_the_lower_cased_address():
 
 
 def keyed_settings(public_url: str = PUBLIC_URL, **changes) -> GatewaySettings:
-    return GatewaySettings(**{
-        "api_keys": parse_api_keys(",".join(f"{key}={scope}" for scope, key in KEYS.items())),
-        "portal_secret": PORTAL_SECRET, "delivery": Settings(public_url=public_url, ack_secret=ACK_SECRET),
-        "encryption": parse_keyring(ONE_KEY), **changes,
-    })  # fmt: skip
+    return GatewaySettings(
+        **{
+            "api_keys": parse_api_keys(",".join(f"{key}={scope}" for scope, key in KEYS.items())),
+            "portal_secret": PORTAL_SECRET,
+            "delivery": Settings(public_url=public_url, ack_secret=ACK_SECRET),
+            "encryption": parse_keyring(ONE_KEY),
+            **changes,
+        }
+    )
 
 
 async def no_temporal() -> Client:
@@ -234,10 +267,15 @@ def payloads_from(answer: httpx.Response) -> list[Payload]:
 async def test_the_codec_routes_say_encryption_is_off_when_no_key_is_set():
     app = create_app(client_factory=no_temporal, settings=keyed_settings(encryption=None))
     async with browser(app) as http:
-        answer = await http.post("/codec/decode", content=payloads_json(json_payload("x")),
-                                 headers={"Authorization": f"Bearer {KEYS['operate']}", "Content-Type": "application/json"})  # fmt: skip
+        answer = await http.post(
+            "/codec/decode",
+            content=payloads_json(json_payload("x")),
+            headers={"Authorization": f"Bearer {KEYS['operate']}", "Content-Type": "application/json"},
+        )
         assert answer.status_code == 503 and "encryption is off" in answer.json()["error"]
-        assert (await http.post("/codec/decode", content="{}")).status_code == 401  # no key: nothing said about the setup
+        assert (
+            await http.post("/codec/decode", content="{}")
+        ).status_code == 401  # no key: nothing said about the setup
 
 
 async def test_over_https_the_codec_cookie_is_secure_httponly_samesite_none_and_holds_no_key():
@@ -250,8 +288,11 @@ async def test_over_https_the_codec_cookie_is_secure_httponly_samesite_none_and_
             assert attribute.lower() in cookie.lower(), cookie
         assert KEYS["operate"] not in cookie
         assert answer.headers["cache-control"] == "no-store" and answer.headers["referrer-policy"] == "no-referrer"
-        decoded = await http.post("/codec/decode", content=payloads_json(json_payload("x")),
-                                  headers={"Content-Type": "application/json", "Origin": UI_ORIGIN})  # fmt: skip
+        decoded = await http.post(
+            "/codec/decode",
+            content=payloads_json(json_payload("x")),
+            headers={"Content-Type": "application/json", "Origin": UI_ORIGIN},
+        )
         assert payloads_from(decoded) == [json_payload("x")]
 
 
@@ -269,7 +310,7 @@ async def test_a_key_without_operate_cannot_start_a_codec_session_and_the_form_k
         assert (await http.get("/codec/login", params={"key": "guessed"})).status_code == 401
         assert "set-cookie" not in (await http.get("/codec/login", params={"key": "guessed"})).headers
         form = await http.get("/codec/login")
-        assert form.status_code == 200 and 'method=post' in form.text and 'type=password' in form.text
+        assert form.status_code == 200 and "method=post" in form.text and "type=password" in form.text
         posted = await http.post("/codec/login", data={"key": KEYS["operate"]})
         assert posted.status_code == 200 and "supportflow_codec" in http.cookies
 
@@ -290,9 +331,13 @@ async def test_the_codec_takes_only_json_and_names_a_body_that_is_not_payloads()
     app = create_app(client_factory=no_temporal, settings=keyed_settings())
     auth = {"Authorization": f"Bearer {KEYS['operate']}"}
     async with browser(app) as http:
-        form = await http.post("/codec/decode", content=payloads_json(json_payload("x")), headers=auth | {"Content-Type": "text/plain"})
+        form = await http.post(
+            "/codec/decode", content=payloads_json(json_payload("x")), headers=auth | {"Content-Type": "text/plain"}
+        )
         assert form.status_code == 415
-        broken = await http.post("/codec/decode", content='{"payloads": [{"data": 5}]}', headers=auth | {"Content-Type": "application/json"})
+        broken = await http.post(
+            "/codec/decode", content='{"payloads": [{"data": 5}]}', headers=auth | {"Content-Type": "application/json"}
+        )
         assert broken.status_code == 422 and broken.json()["fields"][0]["field"] == "payloads"
         empty = await http.post("/codec/encode", content="{}", headers=auth | {"Content-Type": "application/json"})
         assert empty.json() == {"payloads": []}
@@ -318,9 +363,12 @@ class Encrypted:
         async def settled():
             try:
                 status = await handle.query("status", result_type=CaseStatus)
-            except Exception:  # noqa: BLE001 (still opening; or a new worker still starting)
+            except Exception:
                 return None
-            delivered = any(e.event.startswith("notification_") and e.detail.get("ladder") == "requester_ack" for e in status.timeline)
+            delivered = any(
+                e.event.startswith("notification_") and e.detail.get("ladder") == "requester_ack"
+                for e in status.timeline
+            )
             return status if delivered else None
 
         status = await eventually(settled, timeout=30)
@@ -342,7 +390,11 @@ class Encrypted:
 async def encrypted(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Encrypted]:
     """A dev server, the production worker and the gateway, all with SUPPORTFLOW_ENCRYPTION_KEY=k1:…"""
     root = tmp_path_factory.mktemp("encryption")
-    async with HttpReceiver() as hooks, HttpReceiver(default=Reply(201, json={"sid": "SMtest"})) as twilio, SmtpReceiver() as smtp:
+    async with (
+        HttpReceiver() as hooks,
+        HttpReceiver(default=Reply(201, json={"sid": "SMtest"})) as twilio,
+        SmtpReceiver() as smtp,
+    ):
         write_policies(root / "policies", hooks)
         with pytest.MonkeyPatch.context() as env:
             env.setenv("SUPPORTFLOW_POLICY_DIR", str(root / "policies"))
@@ -397,7 +449,16 @@ PATCH_IDS = set(case.PATCHES)
 
 
 # What the SDK itself writes into markers without the codec: a local activity's bookkeeping.
-LOCAL_ACTIVITY_BOOKKEEPING = {"seq", "attempt", "activity_id", "activity_type", "complete_time", "backoff", "original_schedule_time", "activation_index"}
+LOCAL_ACTIVITY_BOOKKEEPING = {
+    "seq",
+    "attempt",
+    "activity_id",
+    "activity_type",
+    "complete_time",
+    "backoff",
+    "original_schedule_time",
+    "activation_index",
+}
 
 
 async def raw_history(client: Client, case_id: str) -> list[tuple[bool, Payload]]:
@@ -415,7 +476,9 @@ async def raw_history(client: Client, case_id: str) -> list[tuple[bool, Payload]
             continue
         if marker and marker.marker_name == "core_local_activity":
             bookkeeping = json.loads(marker.details["data"].payloads[0].data)
-            assert set(bookkeeping) <= LOCAL_ACTIVITY_BOOKKEEPING and bookkeeping["activity_type"] == "load_policy", bookkeeping
+            assert set(bookkeeping) <= LOCAL_ACTIVITY_BOOKKEEPING and bookkeeping["activity_type"] == "load_policy", (
+                bookkeeping
+            )
             found += [(False, payload) for payload in marker.details["result"].payloads]
             continue
         found += history_payloads(event)
@@ -425,8 +488,14 @@ async def raw_history(client: Client, case_id: str) -> list[tuple[bool, Payload]
 def assert_nothing_readable(found: list[tuple[bool, Payload]], *secrets: str) -> None:
     stored = b"\n".join(payload.SerializeToString() for _, payload in found)
     for secret in secrets:
-        assert secret.encode() not in stored and secret.lower().encode() not in stored, f"{secret!r} is readable in the history"
-    plain = [payload.metadata.get("encoding") for attribute, payload in found if not attribute and payload.metadata.get("encoding") != b"binary/encrypted"]
+        assert secret.encode() not in stored and secret.lower().encode() not in stored, (
+            f"{secret!r} is readable in the history"
+        )
+    plain = [
+        payload.metadata.get("encoding")
+        for attribute, payload in found
+        if not attribute and payload.metadata.get("encoding") != b"binary/encrypted"
+    ]
     assert not plain, f"payloads stored unencrypted: {plain}"
     indexed = [payload.data.decode() for attribute, payload in found if attribute and b"hmac:" in payload.data]
     assert indexed, "RequesterEmail was never indexed"
@@ -459,17 +528,24 @@ async def test_a_case_opened_through_the_gateway_is_encrypted_listed_in_the_port
     assert_nothing_readable(await raw_history(encrypted.client, case_id), *SECRETS)
 
     refused = await encrypted.http.post(f"/v1/cases/{case_id}/resume", json={}, headers=operate)
-    assert refused.status_code == 409 and "waiting_on_customer" in refused.json()["error"], "failures decrypt for the gateway"
+    assert refused.status_code == 409 and "waiting_on_customer" in refused.json()["error"], (
+        "failures decrypt for the gateway"
+    )
 
-    link = await encrypted.http.post("/v1/portal/links", json={"tenant": "blockit", "email": EMAIL},
-                                     headers={"Authorization": f"Bearer {KEYS['admin']}"})  # fmt: skip
+    link = await encrypted.http.post(
+        "/v1/portal/links",
+        json={"tenant": "blockit", "email": EMAIL},
+        headers={"Authorization": f"Bearer {KEYS['admin']}"},
+    )
     async with browser(encrypted.app) as requester:
         assert (await requester.get(link.json()["url"])).status_code == 303
         listed = await eventually(lambda: _portal_lists(requester, case_id), timeout=10)
         assert listed, "the portal found the requester's case by its keyed hash"
 
     new_address = "ana.q@new-clinic.example"
-    amended = await encrypted.http.post(f"/v1/cases/{case_id}/amend", json={"requester": {"email": new_address}}, headers=operate)
+    amended = await encrypted.http.post(
+        f"/v1/cases/{case_id}/amend", json={"requester": {"email": new_address}}, headers=operate
+    )
     assert amended.status_code == 200 and amended.json()["requester"]["email"] == new_address
     new_key = encryption.requester_email_key(new_address, parse_keyring(ONE_KEY))
     assert await encrypted.requester_index(case_id, new_key) == new_key
@@ -481,7 +557,9 @@ async def _portal_lists(requester: httpx.AsyncClient, case_id: str) -> bool:
     return page.status_code == 200 and case_id in page.text
 
 
-async def test_the_codec_route_decodes_history_for_an_operate_key_or_the_ui_cookie_and_refuses_anyone_else(encrypted: Encrypted):
+async def test_the_codec_route_decodes_history_for_an_operate_key_or_the_ui_cookie_and_refuses_anyone_else(
+    encrypted: Encrypted,
+):
     opened = await start_case(encrypted.client, request(f"<{uuid.uuid4().hex}@mail.example>"))
     await encrypted.status(opened.case_id)
     history = await encrypted.client.get_workflow_handle(opened.case_id).fetch_history()
@@ -491,9 +569,15 @@ async def test_the_codec_route_decodes_history_for_an_operate_key_or_the_ui_cook
     as_json = {"Content-Type": "application/json", "X-Namespace": "default"}
 
     # The temporal CLI: --codec-endpoint <gateway>/codec --codec-auth "Bearer <operate key>".
-    cli = await encrypted.http.post("/codec/decode", content=body, headers=as_json | {"Authorization": f"Bearer {KEYS['operate']}"})
+    cli = await encrypted.http.post(
+        "/codec/decode", content=body, headers=as_json | {"Authorization": f"Bearer {KEYS['operate']}"}
+    )
     [decoded] = payloads_from(cli)
-    assert decoded.metadata["encoding"] == b"json/plain" and EMAIL.encode() in decoded.data and DESCRIPTION.encode() in decoded.data
+    assert (
+        decoded.metadata["encoding"] == b"json/plain"
+        and EMAIL.encode() in decoded.data
+        and DESCRIPTION.encode() in decoded.data
+    )
     assert cli.headers["cache-control"] == "no-store"
 
     # The web UI: a cookie from /codec/login, sent by a credentialed fetch from the UI's origin.
@@ -509,18 +593,27 @@ async def test_the_codec_route_decodes_history_for_an_operate_key_or_the_ui_cook
     async with browser(encrypted.app) as stranger:
         nobody = await stranger.post("/codec/decode", content=body, headers=as_json)
         assert nobody.status_code == 401 and EMAIL not in nobody.text
-        intake = await stranger.post("/codec/decode", content=body, headers=as_json | {"Authorization": f"Bearer {KEYS['intake']}"})
+        intake = await stranger.post(
+            "/codec/decode", content=body, headers=as_json | {"Authorization": f"Bearer {KEYS['intake']}"}
+        )
         assert intake.status_code == 403 and EMAIL not in intake.text
         stranger.cookies.set("supportflow_codec", "forged.cookie", path="/codec")
         assert (await stranger.post("/codec/decode", content=body, headers=as_json)).status_code == 401
 
-    encoded = await encrypted.http.post("/codec/encode", content=payloads_json(decoded), headers=as_json | {"Authorization": f"Bearer {KEYS['admin']}"})
+    encoded = await encrypted.http.post(
+        "/codec/encode", content=payloads_json(decoded), headers=as_json | {"Authorization": f"Bearer {KEYS['admin']}"}
+    )
     [sealed] = payloads_from(encoded)
-    assert sealed.metadata["encryption-key-id"] == b"k1" and await EncryptionCodec(parse_keyring(ONE_KEY)).decode([sealed]) == [decoded]
+    assert sealed.metadata["encryption-key-id"] == b"k1" and await EncryptionCodec(parse_keyring(ONE_KEY)).decode(
+        [sealed]
+    ) == [decoded]
 
 
 async def test_cors_preflight_is_allowed_from_the_ui_origin_only_and_only_for_the_codec(encrypted: Encrypted):
-    asking = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-namespace,authorization"}
+    asking = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,x-namespace,authorization",
+    }
     for origin in ("http://127.0.0.1:8233", "http://localhost:8233"):
         allowed = await encrypted.http.options("/codec/decode", headers=asking | {"Origin": origin})
         assert allowed.status_code == 200, allowed.text
@@ -534,22 +627,34 @@ async def test_cors_preflight_is_allowed_from_the_ui_origin_only_and_only_for_th
     assert "access-control-allow-origin" not in api.headers, "the rest of the gateway is not readable cross-origin"
 
 
-async def test_a_plain_json_start_from_a_client_without_the_codec_still_runs_under_an_encrypting_worker(encrypted: Encrypted):
-    plain = await Client.connect(encrypted.server.address, namespace=encrypted.server.namespace)  # `temporal workflow start` style
+async def test_a_plain_json_start_from_a_client_without_the_codec_still_runs_under_an_encrypting_worker(
+    encrypted: Encrypted,
+):
+    plain = await Client.connect(
+        encrypted.server.address, namespace=encrypted.server.namespace
+    )  # `temporal workflow start` style
     case_id = f"case-blockit-{uuid.uuid4().hex[:24]}"
     await plain.start_workflow(
         "SupportCase",
-        {"tenant": "blockit", "channel": "api", "requester": {"name": "Bo Plain", "email": "bo@plain.example"},
-         "subject": "Started elsewhere", "description": "Opened by another team's client."},
-        id=case_id, task_queue=encrypted.queue,
-    )  # fmt: skip
+        {
+            "tenant": "blockit",
+            "channel": "api",
+            "requester": {"name": "Bo Plain", "email": "bo@plain.example"},
+            "subject": "Started elsewhere",
+            "description": "Opened by another team's client.",
+        },
+        id=case_id,
+        task_queue=encrypted.queue,
+    )
     status = await encrypted.status(case_id)
     assert status.state == "open" and status.requester.email == "bo@plain.example"
     found = await raw_history(encrypted.client, case_id)
     encodings = [payload.metadata.get("encoding") for attribute, payload in found if not attribute]
     assert encodings[0] == b"json/plain", "the start was not ours to encrypt, and passed through"
     assert b"binary/encrypted" in encodings[1:], "what the worker wrote afterwards is encrypted"
-    answered = await encrypted.client.get_workflow_handle(case_id).execute_update("respond", {"by": "eng"}, result_type=CaseStatus)
+    answered = await encrypted.client.get_workflow_handle(case_id).execute_update(
+        "respond", {"by": "eng"}, result_type=CaseStatus
+    )
     assert answered.state == "responded"
 
 
@@ -564,14 +669,18 @@ async def test_a_case_started_under_key_1_still_decodes_after_rotation_to_key_2_
 
     # A new worker process and a new client, configured only through the rotated environment.
     rotated_env = dict(os.environ) | {"SUPPORTFLOW_ENCRYPTION_KEY": ROTATED, "SUPPORTFLOW_TASK_QUEUE": queue}
-    worker = ChildProcess("worker", [sys.executable, "-m", "worker"], encrypted.root / "rotated-worker.log", rotated_env)
+    worker = ChildProcess(
+        "worker", [sys.executable, "-m", "worker"], encrypted.root / "rotated-worker.log", rotated_env
+    )
     worker.start()
     try:
         await _polling(worker)
         rotated = await connect(WorkerSettings.from_env(rotated_env))
         status = await encrypted.status(opened.case_id, rotated)
         assert status.requester.email == EMAIL, "the new worker replayed the k1 history, and the new client read it"
-        answered = await rotated.get_workflow_handle(opened.case_id).execute_update("respond", {"by": "eng"}, result_type=CaseStatus)
+        answered = await rotated.get_workflow_handle(opened.case_id).execute_update(
+            "respond", {"by": "eng"}, result_type=CaseStatus
+        )
         assert answered.state == "responded"
 
         found = await raw_history(rotated, opened.case_id)
@@ -587,14 +696,20 @@ async def test_a_case_started_under_key_1_still_decodes_after_rotation_to_key_2_
         app = create_app(client_factory=rotated_client, settings=settings)
         async with browser(app) as http:
             sealed = [payload for attribute, payload in found if not attribute]
-            answer = await http.post("/codec/decode", content=payloads_json(*sealed),
-                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {KEYS['operate']}"})  # fmt: skip
+            answer = await http.post(
+                "/codec/decode",
+                content=payloads_json(*sealed),
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {KEYS['operate']}"},
+            )
             decoded = payloads_from(answer)
             assert len(decoded) == len(sealed) and all(p.metadata["encoding"] != b"binary/encrypted" for p in decoded)
             assert EMAIL.encode() in decoded[0].data
 
-            link = await http.post("/v1/portal/links", json={"tenant": "blockit", "email": EMAIL},
-                                   headers={"Authorization": f"Bearer {KEYS['admin']}"})  # fmt: skip
+            link = await http.post(
+                "/v1/portal/links",
+                json={"tenant": "blockit", "email": EMAIL},
+                headers={"Authorization": f"Bearer {KEYS['admin']}"},
+            )
             async with browser(app) as requester:
                 await requester.get(link.json()["url"])
                 assert await eventually(lambda: _portal_lists(requester, opened.case_id), timeout=10), (
@@ -623,10 +738,24 @@ def test_the_access_log_never_shows_a_codec_key_or_a_portal_token():
     from starter.gateway.codec import QueryCredentialsHidden
 
     # uvicorn's access line: client, method, path with query, HTTP version, status.
-    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:5000", "GET", f"/codec/login?key={KEYS['operate']}&x=1", "1.1", 200), None)  # fmt: skip
-    portal = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:5000", "GET", "/portal/login?token=abc.def", "1.1", 303), None)  # fmt: skip
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", f"/codec/login?key={KEYS['operate']}&x=1", "1.1", 200),
+        None,
+    )
+    portal = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/portal/login?token=abc.def", "1.1", 303),
+        None,
+    )
     assert QueryCredentialsHidden().filter(record) and QueryCredentialsHidden().filter(portal)
     assert KEYS["operate"] not in record.getMessage() and "key=[hidden]&x=1" in record.getMessage()
     assert "abc.def" not in portal.getMessage()
@@ -635,8 +764,15 @@ def test_the_access_log_never_shows_a_codec_key_or_a_portal_token():
 # --- the Temporal web UI, in a real browser ---------------------------------------------
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 async def test_the_temporal_web_ui_decodes_a_case_through_the_gateway_with_the_codec_cookie(
@@ -648,8 +784,11 @@ async def test_the_temporal_web_ui_decodes_a_case_through_the_gateway_with_the_c
     listener.bind(("127.0.0.1", 0))
     gateway_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     async with DevServer(tmp_path / "temporal", ui=True, ui_codec_endpoint=f"{gateway_url}/codec") as server:
-        env = dict(os.environ) | {"TEMPORAL_ADDRESS": server.address, "SUPPORTFLOW_PUBLIC_URL": gateway_url,
-                                  "SUPPORTFLOW_UI_ORIGIN": server.ui_url}  # fmt: skip
+        env = dict(os.environ) | {
+            "TEMPORAL_ADDRESS": server.address,
+            "SUPPORTFLOW_PUBLIC_URL": gateway_url,
+            "SUPPORTFLOW_UI_ORIGIN": server.ui_url,
+        }
         client = await connect(WorkerSettings.from_env(env))
         async with case_worker(client) as queue:
             monkeypatch.setenv("SUPPORTFLOW_TASK_QUEUE", queue)
@@ -672,7 +811,9 @@ async def test_the_temporal_web_ui_decodes_a_case_through_the_gateway_with_the_c
                         page = await (await browser.new_context()).new_page()
                         case_page = f"{server.ui_url}/namespaces/default/workflows/{opened.case_id}"
                         await page.goto(case_page)
-                        await page.wait_for_function("id => document.body.innerText.includes(id)", arg=opened.case_id, timeout=20_000)
+                        await page.wait_for_function(
+                            "id => document.body.innerText.includes(id)", arg=opened.case_id, timeout=20_000
+                        )
                         await page.wait_for_timeout(1_000)
                         assert EMAIL not in await page.inner_text("body"), "no codec session yet: nothing decodes"
 
@@ -681,13 +822,18 @@ async def test_the_temporal_web_ui_decodes_a_case_through_the_gateway_with_the_c
                         assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/codec"
                         # What "include cross-origin credentials" in the UI's codec settings stores in the browser.
                         await page.goto(case_page)
-                        await page.evaluate("""endpoint => {
+                        await page.evaluate(
+                            """endpoint => {
                             localStorage.setItem('endpoint', JSON.stringify(endpoint));
                             localStorage.setItem('includeCredentials', 'true');
                             localStorage.setItem('overrideRemoteCodecConfiguration', 'true');
-                        }""", f"{gateway_url}/codec")  # fmt: skip
+                        }""",
+                            f"{gateway_url}/codec",
+                        )
                         await page.goto(case_page)
-                        await page.wait_for_function("email => document.body.innerText.includes(email)", arg=EMAIL, timeout=20_000)
+                        await page.wait_for_function(
+                            "email => document.body.innerText.includes(email)", arg=EMAIL, timeout=20_000
+                        )
                         shown = await page.inner_text("body")
                         assert DESCRIPTION in shown and NAME in shown
                         await page.screenshot(path=str(tmp_path / "ui-decoded.png"), full_page=True)

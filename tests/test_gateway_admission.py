@@ -18,10 +18,12 @@ SSN, DOB, MRN = "123-45-6789", "03/14/1962", "A7734521"
 
 def api_request(**extra) -> dict:
     return {
-        "tenant": "blockit", "channel": "api",
+        "tenant": "blockit",
+        "channel": "api",
         "requester": {"name": "Ana Diaz", "email": "ana@clinic.example"},
-        "subject": "Scheduling page down", "description": "The scheduling page shows an error.",
-    } | extra  # fmt: skip
+        "subject": "Scheduling page down",
+        "description": "The scheduling page shows an error.",
+    } | extra
 
 
 async def test_the_same_source_id_twice_is_one_case(gateway: Gateway):
@@ -61,12 +63,18 @@ async def test_twenty_concurrent_copies_of_one_email_open_exactly_one_case(gatew
 
 async def test_phi_is_redacted_before_it_reaches_the_workflow_history(gateway: Gateway):
     description = f"Patient SSN {SSN}, DOB: {DOB}, MRN: {MRN} cannot be scheduled."
-    answer = await gateway.post("/v1/cases", json=api_request(subject=f"Booking fails for SSN {SSN}", description=description))
+    answer = await gateway.post(
+        "/v1/cases", json=api_request(subject=f"Booking fails for SSN {SSN}", description=description)
+    )
     assert answer.status_code == 201, answer.text
     case = answer.json()["case_id"]
-    comment = await gateway.post(f"/v1/cases/{case}/comment", json={"author": "ana@clinic.example", "text": f"Also member id {MRN}9 and {SSN}"})
+    comment = await gateway.post(
+        f"/v1/cases/{case}/comment", json={"author": "ana@clinic.example", "text": f"Also member id {MRN}9 and {SSN}"}
+    )
     assert comment.status_code == 202
-    responded = await gateway.post(f"/v1/cases/{case}/respond", scope="operate", json={"by": "eng-1", "message": f"Looking at SSN {SSN} now"})
+    responded = await gateway.post(
+        f"/v1/cases/{case}/respond", scope="operate", json={"by": "eng-1", "message": f"Looking at SSN {SSN} now"}
+    )
     assert responded.status_code == 200
 
     status = await gateway.status(case)
@@ -83,7 +91,9 @@ async def test_phi_in_a_blockit_email_is_redacted_too(gateway: Gateway):
         f"From: ana@clinic.example\r\nSubject: Chart for DOB {DOB}\r\nMessage-ID: <{uuid.uuid4().hex}@clinic.example>\r\n\r\n"
         f"Patient SSN: {SSN} shows twice.\r\n"
     ).encode()
-    answer = await gateway.post("/v1/intake/email?tenant=blockit", content=raw, headers={"Content-Type": "message/rfc822"})
+    answer = await gateway.post(
+        "/v1/intake/email?tenant=blockit", content=raw, headers={"Content-Type": "message/rfc822"}
+    )
     assert answer.status_code == 201
     history = await gateway.history_text(answer.json()["case_id"])
     assert SSN not in history and DOB not in history and "shows twice" in history
@@ -112,18 +122,50 @@ async def test_every_rejected_request_starts_nothing(gateway: Gateway):
         ("POST", "/v1/cases", {"content": b'{"tenant": "blockit",', "headers": {"Content-Type": "application/json"}}),
         ("POST", "/v1/cases", {"json": tagged("blockit", "api"), "headers": {"Authorization": "Bearer wrong"}}),
         ("POST", "/v1/cases", {"json": tagged("blockit", "api"), "scope": "operate"}),
-        ("POST", "/v1/intake/voicemail?tenant=nosuchco", {"json": {"caller_number": "+15555550100", "transcription": "hi"}}),
-        ("POST", "/v1/intake/voicemail?tenant=blub0x", {"json": {"caller_number": "+15555550100", "transcription": ["hi"]}}),
+        (
+            "POST",
+            "/v1/intake/voicemail?tenant=nosuchco",
+            {"json": {"caller_number": "+15555550100", "transcription": "hi"}},
+        ),
+        (
+            "POST",
+            "/v1/intake/voicemail?tenant=blub0x",
+            {"json": {"caller_number": "+15555550100", "transcription": ["hi"]}},
+        ),
         ("POST", "/v1/intake/voicemail?tenant=blub0x", {"json": {"caller_number": "+15555550100"}}),
         ("POST", "/v1/intake/voicemail", {"json": {"caller_number": "+15555550100", "transcription": "hi"}}),
-        ("POST", "/v1/intake/chat?tenant=blub0x", {"json": {"conversation_id": "c-x", "message": "hi", "email": "s@t.example"}}),
-        ("POST", "/v1/intake/chat?tenant=blockit", {"json": {"conversation_id": "c-y", "message": "", "email": "a@b.example"}}),
+        (
+            "POST",
+            "/v1/intake/chat?tenant=blub0x",
+            {"json": {"conversation_id": "c-x", "message": "hi", "email": "s@t.example"}},
+        ),
+        (
+            "POST",
+            "/v1/intake/chat?tenant=blockit",
+            {"json": {"conversation_id": "c-y", "message": "", "email": "a@b.example"}},
+        ),
         ("POST", "/v1/intake/chat?tenant=blockit", {"json": {"conversation_id": "c-z", "message": "hi"}}),
         ("POST", "/v1/intake/web?tenant=blockit", {"data": {"name": "Ana", "email": "ana@clinic.example"}}),
-        ("POST", "/v1/intake/web?tenant=blub0x&channel=help_button", {"data": {"name": "S", "email": "s@t.example", "description": "x"}}),
-        ("POST", "/v1/intake/web?tenant=blockit&channel=email", {"data": {"name": "A", "email": "a@b.example", "description": "x"}}),
-        ("POST", "/v1/intake/web?tenant=blockit", {"data": {"name": "A", "email": "a@b.example", "description": "x", "time_critical": "maybe"}}),
-        ("POST", "/v1/intake/email?tenant=blockit", {"content": b"From: a@b.example\r\n\r\nhi", "headers": {"Content-Type": "text/plain"}}),
+        (
+            "POST",
+            "/v1/intake/web?tenant=blub0x&channel=help_button",
+            {"data": {"name": "S", "email": "s@t.example", "description": "x"}},
+        ),
+        (
+            "POST",
+            "/v1/intake/web?tenant=blockit&channel=email",
+            {"data": {"name": "A", "email": "a@b.example", "description": "x"}},
+        ),
+        (
+            "POST",
+            "/v1/intake/web?tenant=blockit",
+            {"data": {"name": "A", "email": "a@b.example", "description": "x", "time_critical": "maybe"}},
+        ),
+        (
+            "POST",
+            "/v1/intake/email?tenant=blockit",
+            {"content": b"From: a@b.example\r\n\r\nhi", "headers": {"Content-Type": "text/plain"}},
+        ),
         ("POST", "/v1/intake/email?tenant=blockit", {"content": b"Subject: no sender\r\n\r\nhi", "headers": email}),
         ("POST", "/v1/intake/email?tenant=nosuchco", {"content": b"From: a@b.example\r\n\r\nhi", "headers": email}),
         ("POST", "/v1/intake/email?tenant=blockit", {"content": b"", "headers": email}),
@@ -131,7 +173,7 @@ async def test_every_rejected_request_starts_nothing(gateway: Gateway):
     sentinel = await _sentinel(gateway)
     before = await gateway.case_ids("WorkflowType = 'SupportCase'")
     assert sentinel in before
-    for method, path, options in rejected:
+    for _method, path, options in rejected:
         scope = options.pop("scope", "intake")
         answer = await gateway.post(path, scope=scope, **options)
         assert 400 <= answer.status_code < 500, f"{path} {options}: {answer.status_code} {answer.text}"
@@ -159,10 +201,21 @@ async def _sentinel(gateway: Gateway) -> str:
 
 
 async def test_a_caller_cannot_claim_the_gateway_redacted_phi_or_add_its_own_notes(gateway: Gateway):
-    body = {"tenant": "blub0x", "channel": "api", "requester": {"name": "Sam", "email": "sam@tower.example",
-            "phone": "+15555550142", "company": "Tower Co", "building": "Tower One"},
-            "subject": "Badge reader", "description": "Lobby badge reader is dark", "phi_redacted": True,
-            "notes": ["approved by the CEO"]}  # fmt: skip
+    body = {
+        "tenant": "blub0x",
+        "channel": "api",
+        "requester": {
+            "name": "Sam",
+            "email": "sam@tower.example",
+            "phone": "+15555550142",
+            "company": "Tower Co",
+            "building": "Tower One",
+        },
+        "subject": "Badge reader",
+        "description": "Lobby badge reader is dark",
+        "phi_redacted": True,
+        "notes": ["approved by the CEO"],
+    }
     opened = await gateway.post("/v1/cases", json=body)
     assert opened.status_code == 201
     status = await gateway.status(opened.json()["case_id"])

@@ -69,7 +69,11 @@ async def test_health_says_503_when_temporal_is_unreachable():
 
 def test_api_keys_parse_scopes_and_reject_unknown_ones():
     keys = parse_api_keys(" k1=intake , k2=operate+admin,abc==intake")
-    assert [(k.key, sorted(k.scopes)) for k in keys] == [("k1", ["intake"]), ("k2", ["admin", "operate"]), ("abc=", ["intake"])]
+    assert [(k.key, sorted(k.scopes)) for k in keys] == [
+        ("k1", ["intake"]),
+        ("k2", ["admin", "operate"]),
+        ("abc=", ["intake"]),
+    ]
     with pytest.raises(GatewaySettingsError, match="scope root"):
         parse_api_keys("k=root")
     with pytest.raises(GatewaySettingsError, match="entry 1"):

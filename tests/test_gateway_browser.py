@@ -27,9 +27,15 @@ from starter.gateway.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 LOCAL_TIME = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d [A-Z][a-z]{2} \d\d:\d\d E[SD]T")
 
 
@@ -50,7 +56,9 @@ async def live_url(gateway: Gateway) -> AsyncIterator[str]:
     async def same_client():
         return gateway.client
 
-    config = uvicorn.Config(create_app(client_factory=same_client, settings=settings), log_config=None, log_level="warning")
+    config = uvicorn.Config(
+        create_app(client_factory=same_client, settings=settings), log_config=None, log_level="warning"
+    )
     server = _QuietServer(config)
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
@@ -62,22 +70,37 @@ async def live_url(gateway: Gateway) -> AsyncIterator[str]:
 
 
 async def open_case(gateway: Gateway, email: str, subject: str) -> str:
-    form = {"name": "Requester", "email": email, "phone": "+15555550142", "company": "Tower Co",
-            "building": "Tower One", "subject": subject, "description": f"{subject} since 7am."}  # fmt: skip
+    form = {
+        "name": "Requester",
+        "email": email,
+        "phone": "+15555550142",
+        "company": "Tower Co",
+        "building": "Tower One",
+        "subject": subject,
+        "description": f"{subject} since 7am.",
+    }
     answer = await gateway.post("/v1/intake/web?tenant=blub0x&channel=help_button", data=form)
     assert answer.status_code == 201, answer.text
     return answer.json()["case_id"]
 
 
-async def test_a_requester_follows_the_magic_link_sees_their_cases_and_not_another(gateway: Gateway, live_url: str, tmp_path: Path):
-    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing: scripts/setup installs Debian's chromium (apt-get install chromium)"
+async def test_a_requester_follows_the_magic_link_sees_their_cases_and_not_another(
+    gateway: Gateway, live_url: str, tmp_path: Path
+):
+    assert os.access(CHROMIUM, os.X_OK), (
+        f"{CHROMIUM} is missing: scripts/setup installs Debian's chromium (apt-get install chromium)"
+    )
     tag = uuid.uuid4().hex[:6]
     ana, bob = f"ana-{tag}@tower.example", f"bob-{tag}@tower.example"
-    ana_cases = {await open_case(gateway, ana, f"Lobby doors {tag}"): f"Lobby doors {tag}",
-                 await open_case(gateway, ana, f"Visitor kiosk {tag}"): f"Visitor kiosk {tag}"}  # fmt: skip
+    ana_cases = {
+        await open_case(gateway, ana, f"Lobby doors {tag}"): f"Lobby doors {tag}",
+        await open_case(gateway, ana, f"Visitor kiosk {tag}"): f"Visitor kiosk {tag}",
+    }
     bob_case = await open_case(gateway, bob, f"Bob's elevator {tag}")
     async with httpx.AsyncClient(base_url=live_url) as http:
-        link = (await http.post("/v1/portal/links", headers=gateway.auth("admin"), json={"tenant": "blub0x", "email": ana})).json()
+        link = (
+            await http.post("/v1/portal/links", headers=gateway.auth("admin"), json={"tenant": "blub0x", "email": ana})
+        ).json()
     assert link["url"].startswith(f"{live_url}/portal/login?token=")
 
     async with async_playwright() as playwright:

@@ -22,10 +22,13 @@ ONCALL_1 = "+15555550201"  # blub0x.yaml: the first on-call engineer
 
 async def open_blockit(gateway: Gateway, severity: int = 3, email: str = "ana@clinic.example", **extra) -> str:
     body = {
-        "tenant": "blockit", "channel": "api", "severity": severity,
-        "requester": {"name": "Ana Diaz", "email": email}, "subject": "Scheduling page down",
+        "tenant": "blockit",
+        "channel": "api",
+        "severity": severity,
+        "requester": {"name": "Ana Diaz", "email": email},
+        "subject": "Scheduling page down",
         "description": "The scheduling page shows an error.",
-    } | extra  # fmt: skip
+    } | extra
     answer = await gateway.post("/v1/cases", json=body)
     assert answer.status_code == 201, answer.text
     return answer.json()["case_id"]
@@ -42,7 +45,9 @@ async def test_updates_move_the_case_and_answer_its_new_status(gateway: Gateway)
     assert (await update(gateway, case, "assign", {"to": "support-lead"})).json()["assignee"] == "support-lead"
     assert (await update(gateway, case, "pause", None)).json()["state"] == "waiting_on_customer"
     # The requester's comment resumes a case waiting on them.
-    comment = await gateway.post(f"/v1/cases/{case}/comment", json={"author": "ana@clinic.example", "text": "Here is the log."})
+    comment = await gateway.post(
+        f"/v1/cases/{case}/comment", json={"author": "ana@clinic.example", "text": "Here is the log."}
+    )
     assert comment.status_code == 202 and comment.json() == {"case_id": case, "comment": True}
 
     async def resumed():
@@ -51,7 +56,9 @@ async def test_updates_move_the_case_and_answer_its_new_status(gateway: Gateway)
     assert await eventually(resumed)
     severity = await update(gateway, case, "set_severity", {"severity": 2, "reason": "whole clinic affected"})
     assert severity.json()["severity_name"] == "High"
-    assert (await update(gateway, case, "request_emergency", {"reason": "workaround failed"})).json()["emergency_due_at"]
+    assert (await update(gateway, case, "request_emergency", {"reason": "workaround failed"})).json()[
+        "emergency_due_at"
+    ]
     resolved = await update(gateway, case, "resolve", {"by": "eng-1", "resolution": "Cache cleared."})
     assert resolved.json()["state"] == "resolved"
     assert (await update(gateway, case, "reopen", {"reason": "back again"})).json()["state"] == "responded"
@@ -71,7 +78,9 @@ async def test_a_bad_update_body_is_a_422_naming_the_field(gateway: Gateway):
     answer = await update(gateway, case, "set_severity", {"severity": "very high"})
     assert answer.status_code == 422 and answer.json()["fields"][0]["field"] == "severity"
     answer = await update(gateway, case, "respond", {})
-    assert answer.status_code == 422 and answer.json()["fields"] == [{"field": "by", "problem": "required field is missing"}]
+    assert answer.status_code == 422 and answer.json()["fields"] == [
+        {"field": "by", "problem": "required field is missing"}
+    ]
     answer = await update(gateway, case, "provide_workaround", {"by": "e", "description": "d", "kind": "magic"})
     assert answer.status_code == 422 and answer.json()["fields"][0]["field"] == "kind"
 
@@ -79,12 +88,21 @@ async def test_a_bad_update_body_is_a_422_naming_the_field(gateway: Gateway):
 async def test_every_update_has_a_route_and_an_unknown_case_is_a_404(gateway: Gateway):
     loaded = load_tenant_policy("blockit", 2026, 2028).model_dump(mode="json")
     bodies = {
-        "respond": {"by": "e"}, "acknowledge": {"by": "e"}, "assign": {"to": "e"}, "set_severity": {"severity": 2},
-        "pause": {}, "resume": {}, "provide_workaround": {"by": "e", "description": "d"},
-        "request_escalation": {"reason": "r"}, "request_emergency": {"reason": "r"}, "amend": {"subject": "s"},
-        "resolve": {"by": "e", "resolution": "r"}, "reopen": {"reason": "r"}, "close": {"reason": "spam"},
+        "respond": {"by": "e"},
+        "acknowledge": {"by": "e"},
+        "assign": {"to": "e"},
+        "set_severity": {"severity": 2},
+        "pause": {},
+        "resume": {},
+        "provide_workaround": {"by": "e", "description": "d"},
+        "request_escalation": {"reason": "r"},
+        "request_emergency": {"reason": "r"},
+        "amend": {"subject": "s"},
+        "resolve": {"by": "e", "resolution": "r"},
+        "reopen": {"reason": "r"},
+        "close": {"reason": "spam"},
         "apply_policy": {"policy": loaded},
-    }  # fmt: skip
+    }
     assert set(bodies) == set(UPDATES)
     for name, body in bodies.items():
         answer = await update(gateway, UNKNOWN, name, body, scope="admin")
@@ -101,7 +119,9 @@ async def test_a_body_over_the_limit_is_a_413_even_when_chunked(gateway: Gateway
         for _ in range(40):
             yield b"x" * 32_768
 
-    answer = await gateway.post(f"/v1/cases/{UNKNOWN}/comment", content=chunks(), headers={"Content-Type": "application/json"})
+    answer = await gateway.post(
+        f"/v1/cases/{UNKNOWN}/comment", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert answer.status_code == 413 and "larger than 1 MB" in answer.json()["error"]
 
 
@@ -148,7 +168,11 @@ async def test_listing_filters_by_search_attributes_and_pages(gateway: Gateway):
         if not token:
             break
     assert mine <= set(seen) and len(seen) == len(set(seen))
-    row = next(row for row in (await gateway.get("/v1/cases?tenant=blockit&severity=4")).json()["cases"] if row["case_id"] in mine)
+    row = next(
+        row
+        for row in (await gateway.get("/v1/cases?tenant=blockit&severity=4")).json()["cases"]
+        if row["case_id"] in mine
+    )
     assert row["state"] == "open" and row["severity"] == 4 and row["requester_email"] == email
     assert (await gateway.get("/v1/cases?breached=true&tenant=blub0x")).status_code == 200
     bad = await gateway.get("/v1/cases?state=sleeping")
@@ -162,8 +186,13 @@ async def test_listing_filters_by_search_attributes_and_pages(gateway: Gateway):
 
 
 async def emergency_call(gateway: Gateway) -> str:
-    body = {"caller_number": "+15555550142", "caller_name": "Sam Lee", "extension": "6",
-            "transcription": "Tower One lobby doors are all offline.", "recording_url": f"https://pbx.example/{uuid.uuid4().hex}.wav"}  # fmt: skip
+    body = {
+        "caller_number": "+15555550142",
+        "caller_name": "Sam Lee",
+        "extension": "6",
+        "transcription": "Tower One lobby doors are all offline.",
+        "recording_url": f"https://pbx.example/{uuid.uuid4().hex}.wav",
+    }
     answer = await gateway.post("/v1/intake/voicemail?tenant=blub0x", json=body)
     assert answer.status_code == 201, answer.text
     return answer.json()["case_id"]
@@ -174,9 +203,10 @@ async def paged(gateway: Gateway, case_id: str, kind: str) -> str:
 
     async def sent():
         return [
-            r.form() for r in gateway.twilio.requests
+            r.form()
+            for r in gateway.twilio.requests
             if r.path.endswith(f"{kind}.json") and r.form().get("To") == ONCALL_1 and case_id in str(r.form())
-        ]  # fmt: skip
+        ]
 
     (first, *_) = await eventually(sent)
     text = first["Body"] if kind == "Messages" else first["Twiml"]
@@ -189,8 +219,12 @@ async def test_the_ack_link_in_the_on_call_sms_stops_the_emergency_rotation(gate
     assert (await gateway.status(case)).escalation.running == ["emergency_intake"]
 
     opened = await gateway.http.get(urlsplit(link).path)  # no API key: the link is the credential
-    assert opened.status_code == 200 and "Acknowledge as oncall-1" in opened.text and "<form method=post>" in opened.text
-    assert (await gateway.status(case)).escalation.running == ["emergency_intake"], "opening the link (or a mail scanner prefetching it) acknowledges nothing"
+    assert (
+        opened.status_code == 200 and "Acknowledge as oncall-1" in opened.text and "<form method=post>" in opened.text
+    )
+    assert (await gateway.status(case)).escalation.running == ["emergency_intake"], (
+        "opening the link (or a mail scanner prefetching it) acknowledges nothing"
+    )
 
     answer = await gateway.http.post(urlsplit(link).path)
     assert answer.status_code == 200 and "Acknowledged — paging stopped" in answer.text
@@ -207,7 +241,9 @@ async def test_the_ack_link_in_the_on_call_sms_stops_the_emergency_rotation(gate
 async def test_pressing_a_key_on_the_on_call_phone_call_acknowledges_in_twiml(gateway: Gateway):
     case = await emergency_call(gateway)
     link = await paged(gateway, case, "Calls")
-    answer = await gateway.http.get(urlsplit(link).path, params={"Digits": "1", "CallSid": "CA0123456789abcdef", "AccountSid": "ACx"})
+    answer = await gateway.http.get(
+        urlsplit(link).path, params={"Digits": "1", "CallSid": "CA0123456789abcdef", "AccountSid": "ACx"}
+    )
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/xml")
     assert answer.text == "<Response><Say>Acknowledged</Say></Response>"
     assert (await gateway.status(case)).escalation.acknowledged_by == "oncall-1"
@@ -216,10 +252,28 @@ async def test_pressing_a_key_on_the_on_call_phone_call_acknowledges_in_twiml(ga
 @pytest.mark.parametrize(
     "token, status, words",
     [
-        (lambda case: ack_token(case, "oncall-1", datetime.now(UTC) - timedelta(minutes=1), Settings(ack_secret=ACK_SECRET)), 410, "expired"),
-        (lambda case: ack_token(case, "oncall-1", datetime.now(UTC) + timedelta(hours=1), Settings(ack_secret="forged")), 400, "altered"),
+        (
+            lambda case: ack_token(
+                case, "oncall-1", datetime.now(UTC) - timedelta(minutes=1), Settings(ack_secret=ACK_SECRET)
+            ),
+            410,
+            "expired",
+        ),
+        (
+            lambda case: ack_token(
+                case, "oncall-1", datetime.now(UTC) + timedelta(hours=1), Settings(ack_secret="forged")
+            ),
+            400,
+            "altered",
+        ),
         (lambda case: "garbage", 400, "incomplete"),
-        (lambda case: ack_token(UNKNOWN, "oncall-1", datetime.now(UTC) + timedelta(hours=1), Settings(ack_secret=ACK_SECRET)), 404, "does not exist"),
+        (
+            lambda case: ack_token(
+                UNKNOWN, "oncall-1", datetime.now(UTC) + timedelta(hours=1), Settings(ack_secret=ACK_SECRET)
+            ),
+            404,
+            "does not exist",
+        ),
     ],
     ids=["expired", "forged", "garbage", "unknown-case"],
 )

@@ -26,28 +26,56 @@ from workflows.policy import CHANNELS
 TRIED: Counter[str] = Counter()
 OUTCOMES: Counter[str] = Counter()
 FUZZ = settings(
-    max_examples=int(os.environ.get("SUPPORTFLOW_FUZZ_EXAMPLES", "150")), deadline=None, database=None,
+    max_examples=int(os.environ.get("SUPPORTFLOW_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)  # fmt: skip
+)
 
 any_text = st.text(max_size=40)
 hostile_text = st.one_of(
     any_text,
-    st.sampled_from(["", " ", "null", "../../etc/passwd", "' OR '1'='1", "<script>alert(1)</script>", "\x00", "é" * 300,
-                     "123-45-6789", "DOB: 03/14/1962", "a@b", "@", "x" * 5000]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "null",
+            "../../etc/passwd",
+            "' OR '1'='1",
+            "<script>alert(1)</script>",
+            "\x00",
+            "é" * 300,
+            "123-45-6789",
+            "DOB: 03/14/1962",
+            "a@b",
+            "@",
+            "x" * 5000,
+        ]
+    ),
+)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | hostile_text,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),
     max_leaves=12,
 )
 good_tenants = st.sampled_from(["blockit", "blub0x"])
-tenants = st.one_of(good_tenants, good_tenants, st.sampled_from(["nosuchco", "", "BLOCKIT", "../blockit", "block it"]) | any_text)
+tenants = st.one_of(
+    good_tenants, good_tenants, st.sampled_from(["nosuchco", "", "BLOCKIT", "../blockit", "block it"]) | any_text
+)
 good_emails = st.sampled_from(["ana@clinic.example", "sam@tower.example", "O'Brien@Clinic.example"]) | st.emails()
 good_text = st.text(min_size=1, max_size=200).filter(str.strip)
 moments = st.one_of(
-    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.timezones()).map(lambda d: d.isoformat()),
-    st.sampled_from([(datetime.now(UTC) + timedelta(days=1)).isoformat(), "2027-01-08T16:30:00", "yesterday", "2027-02-30T00:00:00Z"]),
+    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.timezones()).map(
+        lambda d: d.isoformat()
+    ),
+    st.sampled_from(
+        [
+            (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+            "2027-01-08T16:30:00",
+            "yesterday",
+            "2027-02-30T00:00:00Z",
+        ]
+    ),
     json_values,
 )
 queries = st.dictionaries(
@@ -61,7 +89,9 @@ def maybe(strategy: st.SearchStrategy) -> st.SearchStrategy:
     return st.none() | strategy
 
 
-def partial(fields: dict[str, st.SearchStrategy], required: dict[str, st.SearchStrategy] | None = None) -> st.SearchStrategy:
+def partial(
+    fields: dict[str, st.SearchStrategy], required: dict[str, st.SearchStrategy] | None = None
+) -> st.SearchStrategy:
     """A dict with `required` and any subset of `fields`."""
     return st.fixed_dictionaries(required or {}, optional=fields)
 
@@ -73,57 +103,117 @@ def shapes(plausible: st.SearchStrategy, hostile: st.SearchStrategy) -> st.Searc
 
 requester_fields = {name: maybe(hostile_text) for name in ("name", "phone", "company", "building")}
 case_fields = {
-    "subject": maybe(hostile_text), "description": maybe(hostile_text), "severity": maybe(st.integers(-1, 6)),
-    "time_critical": st.booleans(), "new_installation": st.booleans(), "existing_case": maybe(hostile_text),
-    "worked_with": maybe(hostile_text), "received_at": maybe(moments), "source_id": maybe(hostile_text),
-    "phi_redacted": st.booleans(), "notes": st.lists(hostile_text, max_size=2),
-}  # fmt: skip
+    "subject": maybe(hostile_text),
+    "description": maybe(hostile_text),
+    "severity": maybe(st.integers(-1, 6)),
+    "time_critical": st.booleans(),
+    "new_installation": st.booleans(),
+    "existing_case": maybe(hostile_text),
+    "worked_with": maybe(hostile_text),
+    "received_at": maybe(moments),
+    "source_id": maybe(hostile_text),
+    "phi_redacted": st.booleans(),
+    "notes": st.lists(hostile_text, max_size=2),
+}
 case_requests = shapes(
-    partial(case_fields, {"tenant": good_tenants, "channel": st.sampled_from(CHANNELS),
-                          "requester": partial(requester_fields, {"email": good_emails})}),
-    partial(case_fields | {"tenant": tenants, "channel": st.sampled_from(CHANNELS) | any_text, "unexpected": json_values,
-                           "requester": partial(requester_fields | {"email": maybe(hostile_text)}) | json_values}),
-)  # fmt: skip
+    partial(
+        case_fields,
+        {
+            "tenant": good_tenants,
+            "channel": st.sampled_from(CHANNELS),
+            "requester": partial(requester_fields, {"email": good_emails}),
+        },
+    ),
+    partial(
+        case_fields
+        | {
+            "tenant": tenants,
+            "channel": st.sampled_from(CHANNELS) | any_text,
+            "unexpected": json_values,
+            "requester": partial(requester_fields | {"email": maybe(hostile_text)}) | json_values,
+        }
+    ),
+)
 voicemail_fields = {
-    "caller_name": maybe(hostile_text), "received_at": maybe(moments),
+    "caller_name": maybe(hostile_text),
+    "received_at": maybe(moments),
     "recording_url": maybe(st.sampled_from(["https://pbx.example/r.wav", "ftp://x", "http://a b"]) | hostile_text),
     "extension": maybe(st.sampled_from(["2", "6", 6, 2, "99", True]) | hostile_text),
-}  # fmt: skip
+}
 voicemails = shapes(
-    partial(voicemail_fields, {"caller_number": st.sampled_from(["+15555550142", "(555) 555-0142", "5550142"]),
-                               "transcription": hostile_text}),
+    partial(
+        voicemail_fields,
+        {
+            "caller_number": st.sampled_from(["+15555550142", "(555) 555-0142", "5550142"]),
+            "transcription": hostile_text,
+        },
+    ),
     partial(voicemail_fields | {"caller_number": hostile_text | json_values, "transcription": json_values}),
-)  # fmt: skip
+)
 chat_fields = {"name": maybe(hostile_text), "transcript": maybe(hostile_text | st.lists(hostile_text, max_size=3))}
 chats = shapes(
     partial(chat_fields, {"conversation_id": good_text, "email": good_emails, "message": good_text}),
     partial(chat_fields | {"conversation_id": json_values, "email": maybe(hostile_text), "message": json_values}),
 )
-web_optional = {name: hostile_text for name in ("subject", "severity", "company", "building", "phone", "time_critical",
-                                                 "new_installation", "source_id")}  # fmt: skip
+web_optional = {
+    name: hostile_text
+    for name in (
+        "subject",
+        "severity",
+        "company",
+        "building",
+        "phone",
+        "time_critical",
+        "new_installation",
+        "source_id",
+    )
+}
 forms = st.one_of(
     partial(web_optional, {"name": good_text, "email": good_emails, "description": good_text}),
-    st.dictionaries(st.sampled_from(["name", "email", "description", *web_optional]) | any_text, hostile_text, max_size=12),
+    st.dictionaries(
+        st.sampled_from(["name", "email", "description", *web_optional]) | any_text, hostile_text, max_size=12
+    ),
 )
 bodies = st.one_of(json_values, st.binary(max_size=200))
 
 
 def header_line(name: str, values: st.SearchStrategy | None = None) -> st.SearchStrategy:
-    return st.tuples(st.just(name), values if values is not None else st.text(string.printable, max_size=60) | hostile_text)
+    return st.tuples(
+        st.just(name), values if values is not None else st.text(string.printable, max_size=60) | hostile_text
+    )
 
 
-our_ids = st.sampled_from(["<case-blockit-000000000000000000000000.0123456789abcdef@supportflow.invalid>", "<m1@clinic.example>"])
+our_ids = st.sampled_from(
+    ["<case-blockit-000000000000000000000000.0123456789abcdef@supportflow.invalid>", "<m1@clinic.example>"]
+)
 mail_headers = st.lists(
-    st.one_of(*(header_line(n) for n in ("Reply-To", "Subject", "Message-ID", "Date", "Content-Type",
-                                          "Content-Transfer-Encoding", "Auto-Submitted")),
-              header_line("In-Reply-To", our_ids), header_line("References", our_ids)),
+    st.one_of(
+        *(
+            header_line(n)
+            for n in (
+                "Reply-To",
+                "Subject",
+                "Message-ID",
+                "Date",
+                "Content-Type",
+                "Content-Transfer-Encoding",
+                "Auto-Submitted",
+            )
+        ),
+        header_line("In-Reply-To", our_ids),
+        header_line("References", our_ids),
+    ),
     max_size=6,
-)  # fmt: skip
+)
 senders = st.one_of(good_emails, good_emails.map(lambda a: f"Ana Diaz <{a}>"), hostile_text)
 mails = st.one_of(
     st.tuples(senders, mail_headers, st.binary(max_size=200) | good_text.map(str.encode)).map(
-        lambda parts: f"From: {parts[0]}\r\n".encode("utf-8", "surrogateescape")
-        + b"".join(f"{k}: {v}\r\n".encode("utf-8", "surrogateescape") for k, v in parts[1]) + b"\r\n" + parts[2]
+        lambda parts: (
+            f"From: {parts[0]}\r\n".encode("utf-8", "surrogateescape")
+            + b"".join(f"{k}: {v}\r\n".encode("utf-8", "surrogateescape") for k, v in parts[1])
+            + b"\r\n"
+            + parts[2]
+        )
     ),
     st.binary(max_size=300),
 )
@@ -182,16 +272,25 @@ async def test_chat_intake_never_answers_5xx(gateway: Gateway, body, tenant, que
 async def test_web_intake_never_answers_5xx(gateway: Gateway, form, tenant, query, raw):
     params = {"tenant": tenant} | query
     if raw is not None:
-        answer = await gateway.post("/v1/intake/web", params=params, content=raw, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        answer = await gateway.post(
+            "/v1/intake/web", params=params, content=raw, headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
     else:
         answer = await gateway.post("/v1/intake/web", params=params, data=form)
     record("POST /v1/intake/web", answer)
 
 
 @FUZZ
-@given(mail=mails, tenant=tenants, query=queries, content_type=st.sampled_from(["message/rfc822", "message/rfc822; charset=utf-8", "text/plain", ""]))
+@given(
+    mail=mails,
+    tenant=tenants,
+    query=queries,
+    content_type=st.sampled_from(["message/rfc822", "message/rfc822; charset=utf-8", "text/plain", ""]),
+)
 async def test_email_intake_never_answers_5xx(gateway: Gateway, mail, tenant, query, content_type):
-    answer = await gateway.post("/v1/intake/email", params=query | {"tenant": tenant}, content=mail, headers={"Content-Type": content_type})
+    answer = await gateway.post(
+        "/v1/intake/email", params=query | {"tenant": tenant}, content=mail, headers={"Content-Type": content_type}
+    )
     record("POST /v1/intake/email", answer)
 
 
@@ -201,5 +300,7 @@ async def test_every_case_the_fuzz_opened_is_healthy(gateway: Gateway):
     for case_id in sorted(OPENED):
         status = await gateway.status(case_id)
         assert status.case_id == case_id
-    failed = await gateway.case_ids("WorkflowType = 'SupportCase' AND ExecutionStatus != 'Running' AND ExecutionStatus != 'Completed'")
+    failed = await gateway.case_ids(
+        "WorkflowType = 'SupportCase' AND ExecutionStatus != 'Running' AND ExecutionStatus != 'Completed'"
+    )
     assert not failed

@@ -15,8 +15,15 @@ from workflows.contracts import CaseStatus
 EASTERN = ZoneInfo("America/New_York")
 
 
-def clinic_email(subject: str, text: str | None, html: str | None = None, *, attachment: bytes | None = None,
-                 message_id: str | None = None, **headers: str) -> bytes:  # fmt: skip
+def clinic_email(
+    subject: str,
+    text: str | None,
+    html: str | None = None,
+    *,
+    attachment: bytes | None = None,
+    message_id: str | None = None,
+    **headers: str,
+) -> bytes:
     message = EmailMessage()
     message["From"] = "Ana Diaz <ana@clinic.example>"
     message["To"] = "support@blockit.example"
@@ -37,7 +44,9 @@ def clinic_email(subject: str, text: str | None, html: str | None = None, *, att
 
 
 async def post_email(gateway: Gateway, raw: bytes, tenant: str = "blockit"):
-    return await gateway.post(f"/v1/intake/email?tenant={tenant}", content=raw, headers={"Content-Type": "message/rfc822"})
+    return await gateway.post(
+        f"/v1/intake/email?tenant={tenant}", content=raw, headers={"Content-Type": "message/rfc822"}
+    )
 
 
 def events(status: CaseStatus, name: str) -> list:
@@ -106,7 +115,9 @@ async def test_a_reply_to_an_open_case_is_a_comment_on_it(gateway: Gateway):
 
 async def test_a_reply_to_a_closed_case_opens_a_new_case_naming_the_old_one(gateway: Gateway):
     first_id = f"<{uuid.uuid4().hex}@clinic.example>"
-    old = (await post_email(gateway, clinic_email("Printer queue", "Labels do not print.", message_id=first_id))).json()["case_id"]
+    old = (
+        await post_email(gateway, clinic_email("Printer queue", "Labels do not print.", message_id=first_id))
+    ).json()["case_id"]
     closed = await gateway.post(f"/v1/cases/{old}/close", scope="operate", json={"reason": "duplicate"})
     assert closed.status_code == 200 and closed.json()["state"] == "closed"
 
@@ -129,7 +140,11 @@ async def test_an_email_without_a_sender_is_a_422_naming_from(gateway: Gateway):
 
 
 async def test_email_needs_the_rfc822_content_type(gateway: Gateway):
-    answer = await gateway.post("/v1/intake/email?tenant=blockit", content=b"From: a@b.example\r\n\r\nhi", headers={"Content-Type": "text/plain"})
+    answer = await gateway.post(
+        "/v1/intake/email?tenant=blockit",
+        content=b"From: a@b.example\r\n\r\nhi",
+        headers={"Content-Type": "text/plain"},
+    )
     assert answer.status_code == 415
 
 
@@ -164,7 +179,12 @@ async def test_a_night_voicemail_to_extension_6_without_email_opens_an_emergency
 
 async def test_a_voicemail_with_a_future_time_opens_with_the_receipt_time_and_a_note(gateway: Gateway):
     future = datetime.now(UTC) + timedelta(hours=3)
-    body = {"caller_number": "+15555550150", "transcription": "Badge reader broken.", "extension": "2", "received_at": future.isoformat()}
+    body = {
+        "caller_number": "+15555550150",
+        "transcription": "Badge reader broken.",
+        "extension": "2",
+        "received_at": future.isoformat(),
+    }
     answer = await gateway.post("/v1/intake/voicemail?tenant=blub0x", json=body)
     assert answer.status_code == 201, answer.text
     status = await gateway.status(answer.json()["case_id"])
@@ -200,10 +220,16 @@ async def test_chat_for_a_tenant_without_chat_is_a_422_naming_channel(gateway: G
 
 async def test_the_bluesky_help_button_form_opens_a_help_button_case(gateway: Gateway):
     form = {
-        "name": "Sam Lee", "email": "sam@tower.example", "phone": "555-555-0142", "company": "Tower Co",
-        "building": "Tower One", "subject": "Visitor passes", "description": "Visitor passes print blank.",
-        "time_critical": "", "new_installation": "on",
-    }  # fmt: skip
+        "name": "Sam Lee",
+        "email": "sam@tower.example",
+        "phone": "555-555-0142",
+        "company": "Tower Co",
+        "building": "Tower One",
+        "subject": "Visitor passes",
+        "description": "Visitor passes print blank.",
+        "time_critical": "",
+        "new_installation": "on",
+    }
     answer = await gateway.post("/v1/intake/web?tenant=blub0x&channel=help_button", data=form)
     assert answer.status_code == 201, answer.text
     status = await gateway.status(answer.json()["case_id"])
@@ -215,7 +241,11 @@ async def test_a_help_button_form_missing_what_blub0x_requires_is_a_422_naming_e
     form = {"name": "Sam Lee", "email": "sam@tower.example", "description": "Doors offline."}
     answer = await gateway.post("/v1/intake/web?tenant=blub0x&channel=help_button", data=form)
     assert answer.status_code == 422
-    assert [f["field"] for f in answer.json()["fields"]] == ["requester.company", "requester.building", "requester.phone"]
+    assert [f["field"] for f in answer.json()["fields"]] == [
+        "requester.company",
+        "requester.building",
+        "requester.phone",
+    ]
 
 
 async def test_a_web_form_without_an_email_is_a_422_naming_email(gateway: Gateway):
@@ -234,7 +264,10 @@ async def test_json_api_requests_are_checked_against_the_policy(gateway: Gateway
     assert answer.status_code == 201, answer.text
     assert (await gateway.status(answer.json()["case_id"])).missing == ["requester.email"]
 
-    future = missing_email | {"requester": {"email": "a@b.example"}, "received_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}
+    future = missing_email | {
+        "requester": {"email": "a@b.example"},
+        "received_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+    }
     answer = await gateway.post("/v1/cases", json=future)
     assert answer.status_code == 422 and answer.json()["fields"][0]["field"] == "received_at"
 
@@ -245,9 +278,15 @@ async def test_json_api_requests_are_checked_against_the_policy(gateway: Gateway
 
     unknown = missing_email | {"tenant": "nosuchco"}
     answer = await gateway.post("/v1/cases", json=unknown)
-    assert answer.status_code == 422 and answer.json()["fields"] == [{"field": "tenant", "problem": "unknown tenant 'nosuchco'"}]
+    assert answer.status_code == 422 and answer.json()["fields"] == [
+        {"field": "tenant", "problem": "unknown tenant 'nosuchco'"}
+    ]
 
-    not_listed = missing_email | {"tenant": "blockit", "channel": "emergency_line", "requester": {"email": "a@b.example"}}
+    not_listed = missing_email | {
+        "tenant": "blockit",
+        "channel": "emergency_line",
+        "requester": {"email": "a@b.example"},
+    }
     answer = await gateway.post("/v1/cases", json=not_listed)
     assert answer.status_code == 201, "an asynchronous channel the policy does not list is accepted, with a note"
     notes = events(await gateway.status(answer.json()["case_id"]), "opened")[0].detail["notes"]

@@ -11,12 +11,21 @@ from urllib.parse import urlsplit
 import httpx
 from gateway_fixtures import PUBLIC_URL, Gateway, eventually, gateway  # noqa: F401
 
-LOCAL_TIME = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d\d:\d\d (EST|EDT)")
+LOCAL_TIME = re.compile(
+    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d\d:\d\d (EST|EDT)"
+)
 
 
 async def open_help_button(gateway: Gateway, email: str, subject: str) -> str:
-    form = {"name": "Requester", "email": email, "phone": "+15555550142", "company": "Tower Co",
-            "building": "Tower One", "subject": subject, "description": f"{subject}, since this morning."}  # fmt: skip
+    form = {
+        "name": "Requester",
+        "email": email,
+        "phone": "+15555550142",
+        "company": "Tower Co",
+        "building": "Tower One",
+        "subject": subject,
+        "description": f"{subject}, since this morning.",
+    }
     answer = await gateway.post("/v1/intake/web?tenant=blub0x&channel=help_button", data=form)
     assert answer.status_code == 201, answer.text
     return answer.json()["case_id"]
@@ -82,7 +91,9 @@ async def test_ask_to_escalate_runs_the_customer_escalation_ladder(gateway: Gate
         csrf = re.search(r'name=csrf value="([^"]+)"', page).group(1)
         forged = await visitor.post(f"/portal/cases/{case}/escalate", data={"reason": "please", "csrf": "x" + csrf})
         assert forged.status_code == 403
-        done = await visitor.post(f"/portal/cases/{case}/escalate", data={"reason": "Tenants are locked out", "csrf": csrf})
+        done = await visitor.post(
+            f"/portal/cases/{case}/escalate", data={"reason": "Tenants are locked out", "csrf": csrf}
+        )
         assert done.status_code == 200 and "Escalation requested" in done.text
         status = await gateway.status(case)
         assert "customer_escalation" in status.escalation.running
@@ -92,7 +103,13 @@ async def test_ask_to_escalate_runs_the_customer_escalation_ladder(gateway: Gate
 
 async def test_a_tenant_without_customer_escalation_shows_the_reason(gateway: Gateway):
     email = f"clinic-{uuid.uuid4().hex[:6]}@clinic.example"
-    body = {"tenant": "blockit", "channel": "api", "requester": {"email": email}, "subject": "Fax down", "description": "d"}
+    body = {
+        "tenant": "blockit",
+        "channel": "api",
+        "requester": {"email": email},
+        "subject": "Fax down",
+        "description": "d",
+    }
     case = (await gateway.post("/v1/cases", json=body)).json()["case_id"]
     async with browser_session(gateway, await link_for(gateway, "blockit", email)) as visitor:
         page = (await visitor.get(f"/portal/cases/{case}")).text
@@ -130,8 +147,12 @@ async def test_an_expired_link_says_so(gateway: Gateway):
 
     from activities import signing
 
-    token = signing.sign("portal-link", {"t": "blub0x", "e": "a@b.example"}, datetime.now(UTC) - timedelta(seconds=1),
-                         gateway.settings.signing_secret)  # fmt: skip
+    token = signing.sign(
+        "portal-link",
+        {"t": "blub0x", "e": "a@b.example"},
+        datetime.now(UTC) - timedelta(seconds=1),
+        gateway.settings.signing_secret,
+    )
     async with browser_session(gateway) as visitor:
         answer = await visitor.get(f"/portal/login?token={token}")
         assert answer.status_code == 410 and "expired" in answer.text

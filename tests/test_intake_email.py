@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import pytest
 
 from starter.intake import Attachment, IntakeError, case_id_from_message_id, parse_email
 
-RECEIVED = datetime(2027, 1, 8, 22, 31, 5, tzinfo=timezone.utc)
+RECEIVED = datetime(2027, 1, 8, 22, 31, 5, tzinfo=UTC)
 
 
 def crlf(text: str) -> bytes:
@@ -30,7 +30,9 @@ def clinic_mail_with_screenshot() -> bytes:
         "<p>Ana</p></body></html>",
         subtype="html",
     )
-    message.add_attachment(b"%PDF-1.7\n" + bytes(12 * 1024 - 9), maintype="application", subtype="pdf", filename="blank-screen.pdf")
+    message.add_attachment(
+        b"%PDF-1.7\n" + bytes(12 * 1024 - 9), maintype="application", subtype="pdf", filename="blank-screen.pdf"
+    )
     return message.as_bytes()
 
 
@@ -45,7 +47,9 @@ def test_multipart_mail_uses_the_plain_part_and_lists_the_pdf():
         "Hi,\n\nthe scheduling page shows a blank screen since 4 pm.\n\nAna\n\nAttachments: blank-screen.pdf (12 KB)"
     )
     assert "<b>" not in request.description
-    assert intake.attachments == [Attachment(name="blank-screen.pdf", size_bytes=12 * 1024, content_type="application/pdf")]
+    assert intake.attachments == [
+        Attachment(name="blank-screen.pdf", size_bytes=12 * 1024, content_type="application/pdf")
+    ]
     assert request.source_id == intake.message_id == "<20270108163000.4711@mail.clinic.example>"
 
 
@@ -110,15 +114,15 @@ def test_case_id_from_message_id_only_for_our_outbound_shape():
 def test_our_message_id_function_round_trips():
     from activities.channels.email import message_id
 
-    assert case_id_from_message_id(message_id("case-blockit-abc123", "case-blockit-abc123:requester_ack:0:0:0:x:email")) == (
-        "case-blockit-abc123"
-    )
+    assert case_id_from_message_id(
+        message_id("case-blockit-abc123", "case-blockit-abc123:requester_ack:0:0:0:x:email")
+    ) == ("case-blockit-abc123")
 
 
 def test_reply_to_is_the_requester_over_from():
     raw = crlf(
         "From: Clinic Mailer <no-reply@clinic.example>\n"
-        "Reply-To: \"Diaz, Ana\" <ana.diaz@clinic.example>\n"
+        'Reply-To: "Diaz, Ana" <ana.diaz@clinic.example>\n'
         "Subject: Login loop\n"
         "\n"
         "Every login sends me back to the start.\n"
@@ -146,7 +150,9 @@ def test_iso_8859_1_body_and_encoded_word_subject_are_decoded():
 
 
 def test_unknown_charset_is_read_as_utf8_and_noted():
-    raw = crlf("From: a@clinic.example\nSubject: x\nContent-Type: text/plain; charset=x-no-such-charset\n\nstill readable\n")
+    raw = crlf(
+        "From: a@clinic.example\nSubject: x\nContent-Type: text/plain; charset=x-no-such-charset\n\nstill readable\n"
+    )
     request = parse_email(raw, "blockit", RECEIVED).request
     assert request.description == "still readable"
     assert request.notes == ["body charset 'x-no-such-charset' is not one we can decode; read as UTF-8"]

@@ -6,7 +6,7 @@ Run with `-s` to see how many examples each property tried.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +19,7 @@ from starter.intake.phi import MARKER
 
 REPO = Path(__file__).resolve().parent.parent
 BLUB0X = read_policy_file(REPO / "policies" / "blub0x.yaml")
-RECEIVED = datetime(2027, 1, 8, 22, 31, tzinfo=timezone.utc)
+RECEIVED = datetime(2027, 1, 8, 22, 31, tzinfo=UTC)
 FUZZ = settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 tried: Counter[str] = Counter()
 
@@ -30,18 +30,53 @@ def report(name: str) -> None:
 
 # --- email -------------------------------------------------------------------------
 
-CHARSETS = st.sampled_from(["utf-8", "iso-8859-1", "us-ascii", "utf-16", "x-unknown", "base64", "idna", "utf-7", "", "cp1252"])
+CHARSETS = st.sampled_from(
+    ["utf-8", "iso-8859-1", "us-ascii", "utf-16", "x-unknown", "base64", "idna", "utf-7", "", "cp1252"]
+)
 HEADER_NAMES = st.sampled_from(
-    ["From", "Reply-To", "Subject", "Message-ID", "In-Reply-To", "References", "Date", "Auto-Submitted",
-     "Precedence", "Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "MIME-Version", "X-Other"]
-)  # fmt: skip
+    [
+        "From",
+        "Reply-To",
+        "Subject",
+        "Message-ID",
+        "In-Reply-To",
+        "References",
+        "Date",
+        "Auto-Submitted",
+        "Precedence",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "Content-Disposition",
+        "MIME-Version",
+        "X-Other",
+    ]
+)
 FRAGMENTS = st.sampled_from(
-    ["=?utf-8?b?w4lj?=", "=?iso-8859-1?q?Jos=E9?=", "=?x-bogus?q?abc?=", "=?utf-8?b?!!!?=", "=?utf-16?b?2AA=?=",
-     "<a@b>", "<case-blockit-abc.0123456789abcdef@supportflow.invalid>", '"Diaz, Ana" <ana@clinic.example>',
-     "ana@clinic.example", "multipart/mixed; boundary=XX", "multipart/alternative; boundary=YY",
-     "text/plain; charset=", "text/html", "base64", "quoted-printable", "attachment; filename*=x-bad''%FF%FE",
-     "attachment; filename=\"=?utf-8?q?r=C3=A9sum=C3=A9.pdf?=\"", "auto-replied", "bulk", "\r\n ", ";", "\x00"]
-)  # fmt: skip
+    [
+        "=?utf-8?b?w4lj?=",
+        "=?iso-8859-1?q?Jos=E9?=",
+        "=?x-bogus?q?abc?=",
+        "=?utf-8?b?!!!?=",
+        "=?utf-16?b?2AA=?=",
+        "<a@b>",
+        "<case-blockit-abc.0123456789abcdef@supportflow.invalid>",
+        '"Diaz, Ana" <ana@clinic.example>',
+        "ana@clinic.example",
+        "multipart/mixed; boundary=XX",
+        "multipart/alternative; boundary=YY",
+        "text/plain; charset=",
+        "text/html",
+        "base64",
+        "quoted-printable",
+        "attachment; filename*=x-bad''%FF%FE",
+        'attachment; filename="=?utf-8?q?r=C3=A9sum=C3=A9.pdf?="',
+        "auto-replied",
+        "bulk",
+        "\r\n ",
+        ";",
+        "\x00",
+    ]
+)
 
 
 @st.composite
@@ -61,11 +96,17 @@ def bodies(draw: st.DrawFn, depth: int = 0) -> bytes:
         inner = b"".join(b"--" + boundary.encode() + b"\r\n" + part + b"\r\n" for part in parts)
         closing = b"--" + boundary.encode() + b"--\r\n" if draw(st.booleans()) else b""
         return head + inner + closing
-    ctype = draw(st.sampled_from(["text/plain", "text/html", "application/pdf", "message/rfc822", "image/png", "bogus"]))
+    ctype = draw(
+        st.sampled_from(["text/plain", "text/html", "application/pdf", "message/rfc822", "image/png", "bogus"])
+    )
     charset = draw(CHARSETS)
     encoding = draw(st.sampled_from(["7bit", "8bit", "base64", "quoted-printable", "x-uuencode", "weird"]))
-    disposition = draw(st.sampled_from(["", "Content-Disposition: attachment; filename=a.pdf\r\n", "Content-Disposition: inline\r\n"]))
-    payload = draw(st.one_of(st.binary(max_size=200), st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass"))))
+    disposition = draw(
+        st.sampled_from(["", "Content-Disposition: attachment; filename=a.pdf\r\n", "Content-Disposition: inline\r\n"])
+    )
+    payload = draw(
+        st.one_of(st.binary(max_size=200), st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")))
+    )
     head = f"Content-Type: {ctype}; charset={charset}\r\nContent-Transfer-Encoding: {encoding}\r\n{disposition}\r\n"
     return head.encode() + payload
 
@@ -127,7 +168,7 @@ PLAUSIBLE = {
     "transcription": st.text(max_size=300),
     "recording_url": st.sampled_from(["https://pbx.example/r/1.wav", "http://x", "ftp://x", "https://a b"]),
     "extension": st.sampled_from(["2", "6", 2, 6, "9", 9, "", True, -1, 10**30]),
-    "received_at": st.datetimes(timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=-5))])).map(
+    "received_at": st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5))])).map(
         datetime.isoformat
     ),
 }
@@ -145,7 +186,7 @@ def voicemail_bodies(draw: st.DrawFn) -> dict[str, object]:
 
 
 @FUZZ
-@given(voicemail_bodies(), st.datetimes(timezones=st.just(timezone.utc)))
+@given(voicemail_bodies(), st.datetimes(timezones=st.just(UTC)))
 def _voicemail(body: dict[str, object], receipt_time: datetime) -> None:
     tried["VoicemailIntake + voicemail_request"] += 1
     try:
@@ -166,10 +207,32 @@ def test_voicemail_never_raises_anything_but_a_validation_error():
 # --- PHI ----------------------------------------------------------------------------------
 
 PHI_FRAGMENTS = st.sampled_from(
-    ["SSN ", "123-45-6789", "123 45 6789", "DOB: ", "03/14/1962", "March 14, 1962", "MRN#", "A-55102",
-     "1EG4-TE5-MK73", "1EG4TE5MK73", "member id ", "W123 456 789", "policy number is ", "2027-01-08",
-     "555-555-0123", " ", "-", ":", "\n", "[redacted]", "born on ", "HICN ", "123456789A"]
-)  # fmt: skip
+    [
+        "SSN ",
+        "123-45-6789",
+        "123 45 6789",
+        "DOB: ",
+        "03/14/1962",
+        "March 14, 1962",
+        "MRN#",
+        "A-55102",
+        "1EG4-TE5-MK73",
+        "1EG4TE5MK73",
+        "member id ",
+        "W123 456 789",
+        "policy number is ",
+        "2027-01-08",
+        "555-555-0123",
+        " ",
+        "-",
+        ":",
+        "\n",
+        "[redacted]",
+        "born on ",
+        "HICN ",
+        "123456789A",
+    ]
+)
 
 
 @FUZZ

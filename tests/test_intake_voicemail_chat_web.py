@@ -246,16 +246,31 @@ def test_web_form_errors_name_the_field():
 
 def test_help_button_form_becomes_a_case_request():
     parsed = WebForm.model_validate(
-        form(subject="Export slow", severity="2", company="Harbor Co", building="Harbor Tower",
-             phone="555.555.0199", time_critical="on", source_id="bluSKY-help-991")  # fmt: skip
+        form(
+            subject="Export slow",
+            severity="2",
+            company="Harbor Co",
+            building="Harbor Tower",
+            phone="555.555.0199",
+            time_critical="on",
+            source_id="bluSKY-help-991",
+        )
     )
     request = web_request(parsed, "blub0x", "help_button", NIGHT)
     assert request.channel == "help_button"
     assert request.requester.model_dump() == {
-        "name": "Ana Diaz", "email": "ana@clinic.example", "phone": "+15555550199",
-        "company": "Harbor Co", "building": "Harbor Tower",
-    }  # fmt: skip
-    assert (request.subject, request.severity, request.time_critical, request.new_installation) == ("Export slow", 2, True, False)
+        "name": "Ana Diaz",
+        "email": "ana@clinic.example",
+        "phone": "+15555550199",
+        "company": "Harbor Co",
+        "building": "Harbor Tower",
+    }
+    assert (request.subject, request.severity, request.time_critical, request.new_installation) == (
+        "Export slow",
+        2,
+        True,
+        False,
+    )
     assert request.source_id == "bluSKY-help-991"
     assert request.received_at == NIGHT
     assert missing_fields(request, BLUB0X) == []

@@ -39,7 +39,9 @@ async def test_a_400_is_not_retried_and_the_ladder_goes_on_to_its_next_step(case
     failed = [e for e in events(status, "notification_failed") if e.detail["channel"] == "chat"]
     assert [e.detail["attempts"] for e in failed] == [1, 1]
     assert all("400" in e.detail["last_error"] for e in failed)
-    step2 = [e for e in events(status, "step_started") if e.detail["ladder"] == "response_breach" and e.detail["step"] == 2]
+    step2 = [
+        e for e in events(status, "step_started") if e.detail["ladder"] == "response_breach" and e.detail["step"] == 2
+    ]
     assert step2, "the failed chat did not stop the ladder"
     assert {p["contact"] for p in case_env.pages("response_breach")} >= {"support-lead"}
 
@@ -52,7 +54,11 @@ async def test_an_unreachable_endpoint_never_delays_the_breach(case_env):
     status = await case_env.status(case)
     (breach,) = events(status, "breach")
     assert timedelta(0) <= breach.at - SEV1_RESPONSE_DUE < timedelta(seconds=1)
-    assert not [e for e in events(status, "notification_sent") if e.detail.get("contact") == "support-team" and e.detail["channel"] == "chat"]
+    assert not [
+        e
+        for e in events(status, "notification_sent")
+        if e.detail.get("contact") == "support-team" and e.detail["channel"] == "chat"
+    ]
 
 
 async def test_acknowledging_cancels_the_pending_deliveries_of_the_stopped_ladder(case_env):

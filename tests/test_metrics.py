@@ -26,7 +26,9 @@ async def scrape(url: str, wanted: str, timeout: float = 15.0) -> str:
             await asyncio.sleep(0.25)
 
 
-async def test_worker_metrics_count_cases_breaches_ladder_steps_and_deliveries(tmp_path: Path, policies, smtp_receiver, twilio_receiver, monkeypatch):
+async def test_worker_metrics_count_cases_breaches_ladder_steps_and_deliveries(
+    tmp_path: Path, policies, smtp_receiver, twilio_receiver, monkeypatch
+):
     port = free_port()
     async with DevServer(tmp_path / "temporal", ui=False) as server:
         settings = WorkerSettings.from_env({"TEMPORAL_ADDRESS": server.address, "SUPPORTFLOW_METRICS_PORT": str(port)})
@@ -37,9 +39,11 @@ async def test_worker_metrics_count_cases_breaches_ladder_steps_and_deliveries(t
             request = blockit_request(1, datetime.now(UTC) - timedelta(minutes=31))
             await start_case(client, request)
             text = await scrape(f"http://127.0.0.1:{port}/metrics", "supportflow_deliveries")
-    assert 'supportflow_cases_opened{' in text and 'tenant="blockit"' in text and 'channel="email"' in text
-    assert 'supportflow_breaches{' in text and 'target="response"' in text
+    assert "supportflow_cases_opened{" in text and 'tenant="blockit"' in text and 'channel="email"' in text
+    assert "supportflow_breaches{" in text and 'target="response"' in text
     assert "supportflow_breach_lateness" in text
-    assert 'supportflow_ladder_steps{' in text and 'ladder="response_breach"' in text
-    assert 'supportflow_deliveries{' in text and 'outcome="delivered"' in text
-    assert "temporal_workflow_task_schedule_to_start_latency" in text or "workflow_task_schedule_to_start_latency" in text
+    assert "supportflow_ladder_steps{" in text and 'ladder="response_breach"' in text
+    assert "supportflow_deliveries{" in text and 'outcome="delivered"' in text
+    assert (
+        "temporal_workflow_task_schedule_to_start_latency" in text or "workflow_task_schedule_to_start_latency" in text
+    )

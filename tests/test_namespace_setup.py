@@ -7,15 +7,14 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
+from temporal_fixtures import REPO
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 
 from starter.devserver import DevServer
 from starter.namespace_setup import SetupFailed, contract_attributes, parse_retention, setup_namespace
-from temporal_fixtures import REPO
 from workflows import search_attributes
 
 
@@ -58,9 +57,13 @@ async def test_an_existing_namespace_gets_only_the_attributes_it_lacks(bare_serv
 async def test_an_attribute_registered_with_another_type_is_named(bare_server):
     client = await bare_server.connect()
     await _namespace_with(client, "support-typo", {"CaseSeverity": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD})
-    with pytest.raises(SetupFailed, match="CaseSeverity is INDEXED_VALUE_TYPE_KEYWORD, the contract says INDEXED_VALUE_TYPE_INT"):
+    with pytest.raises(
+        SetupFailed, match="CaseSeverity is INDEXED_VALUE_TYPE_KEYWORD, the contract says INDEXED_VALUE_TYPE_INT"
+    ):
         await setup_namespace(client, "support-typo", timedelta(days=3))
-    assert await custom_attributes(bare_server, "support-typo") == {"CaseSeverity": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD}
+    assert await custom_attributes(bare_server, "support-typo") == {
+        "CaseSeverity": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+    }
 
 
 def test_retention_is_a_duration_of_at_least_a_day():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -81,7 +81,7 @@ def test_redact_request_flags_the_case_and_drops_the_ssn():
         requester=Requester(name="Ana Diaz", email="ana@clinic.example"),
         subject="Wrong chart for SSN 123-45-6789",
         description="Booking shows patient 123-45-6789 twice.\nDOB: 4/5/1970",
-        received_at=datetime(2027, 1, 8, 22, 30, tzinfo=timezone.utc),
+        received_at=datetime(2027, 1, 8, 22, 30, tzinfo=UTC),
         source_id="<m1@clinic.example>",
     )
     redacted = redact_request(request)

@@ -3,7 +3,6 @@ file fails with a non-zero exit naming the file and the field, never a traceback
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
@@ -75,8 +74,12 @@ def test_console_script_passes_the_shipped_policies(tmp_path: Path):
     env = os.environ | {"SUPPORTFLOW_POLICY_DIR": str(POLICIES)}
     done = subprocess.run(
         [str(CONSOLE_SCRIPT), "policy", "check", *map(str, SHIPPED)],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "blockit.yaml: ok" in done.stdout and "blub0x.yaml: ok" in done.stdout
     assert done.stderr == ""
@@ -253,7 +256,9 @@ def test_good_and_bad_files_are_each_reported(capsys: pytest.CaptureFixture[str]
     [("tenant: [unclosed\n", "(yaml)"), ("- just\n- a list\n", "(file)"), ("", "(file)")],
     ids=["yaml_syntax", "not_a_mapping", "empty"],
 )
-def test_unreadable_policy_fails_naming_the_file(capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, field: str):
+def test_unreadable_policy_fails_naming_the_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, field: str
+):
     path = tmp_path / "broken.yaml"
     path.write_text(text)
     code, output = check(capsys, path)

@@ -30,7 +30,9 @@ def test_representative_histories_are_recorded():
 async def test_recorded_case_replays_on_current_code(path: Path, sandbox: str):
     """`strict` also proves the workflow code reads no clock or random source; `shared` is what the worker runs."""
     workflows, _ = registered()
-    replayer = Replayer(workflows=workflows, data_converter=pydantic_data_converter, workflow_runner=sandbox_runner(sandbox))
+    replayer = Replayer(
+        workflows=workflows, data_converter=pydantic_data_converter, workflow_runner=sandbox_runner(sandbox)
+    )
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name} no longer replays: {result.replay_failure}"

@@ -64,8 +64,17 @@ def test_blockit_sev3_friday_1630_json(capsys: pytest.CaptureFixture[str]):
 
 
 def test_json_time_fields_are_the_case_status_fields(capsys: pytest.CaptureFixture[str]):
-    result = sla_json(capsys, "--tenant", "blockit", "--severity", "2", "--received-at", FRIDAY_1630,
-                      "--emergency-at", "2027-01-09T10:00:00-06:00")  # fmt: skip
+    result = sla_json(
+        capsys,
+        "--tenant",
+        "blockit",
+        "--severity",
+        "2",
+        "--received-at",
+        FRIDAY_1630,
+        "--emergency-at",
+        "2027-01-09T10:00:00-06:00",
+    )
     time_fields = {"received_at", "response_due_at", "resolution_due_at", "emergency_requested_at", "emergency_due_at"}
     assert time_fields <= set(result)
     assert time_fields <= set(CaseStatus.model_fields)
@@ -75,8 +84,9 @@ def test_json_time_fields_are_the_case_status_fields(capsys: pytest.CaptureFixtu
 
 def test_sev2_emergency_due_48h_after_the_request(capsys: pytest.CaptureFixture[str]):
     requested = "2027-01-09T10:00:00-06:00"
-    result = sla_json(capsys, "--tenant", "blockit", "--severity", "2", "--received-at", FRIDAY_1630,
-                      "--emergency-at", requested)  # fmt: skip
+    result = sla_json(
+        capsys, "--tenant", "blockit", "--severity", "2", "--received-at", FRIDAY_1630, "--emergency-at", requested
+    )
     assert result["emergency_requested_at"] == requested
     assert result["emergency_due_at"] == "2027-01-11T10:00:00-06:00"
     assert instant(result["emergency_due_at"]) - instant(requested) == timedelta(hours=48)
@@ -87,8 +97,17 @@ def test_sev2_emergency_due_48h_after_the_request(capsys: pytest.CaptureFixture[
 
 def test_sev2_emergency_across_spring_forward_is_48_elapsed_hours(capsys: pytest.CaptureFixture[str]):
     requested = "2027-03-13T10:00:00-06:00"
-    result = sla_json(capsys, "--tenant", "blockit", "--severity", "2", "--received-at", "2027-03-12T16:00:00-06:00",
-                      "--emergency-at", requested)  # fmt: skip
+    result = sla_json(
+        capsys,
+        "--tenant",
+        "blockit",
+        "--severity",
+        "2",
+        "--received-at",
+        "2027-03-12T16:00:00-06:00",
+        "--emergency-at",
+        requested,
+    )
     assert result["emergency_due_at"] == "2027-03-15T11:00:00-05:00"
     assert instant(result["emergency_due_at"]) - instant(requested) == timedelta(hours=48)
 
@@ -101,8 +120,17 @@ def test_24x7_resolution_across_spring_forward_is_elapsed_time(capsys: pytest.Ca
 
 
 def test_text_shows_emergency_due(capsys: pytest.CaptureFixture[str]):
-    code, out, err = sla(capsys, "--tenant", "blockit", "--severity", "2", "--received-at", FRIDAY_1630,
-                         "--emergency-at", "2027-01-09T10:00:00-06:00")  # fmt: skip
+    code, out, err = sla(
+        capsys,
+        "--tenant",
+        "blockit",
+        "--severity",
+        "2",
+        "--received-at",
+        FRIDAY_1630,
+        "--emergency-at",
+        "2027-01-09T10:00:00-06:00",
+    )
     assert code == 0, err
     assert "emergency due   2027-01-11T10:00:00-06:00" in out
 
@@ -128,8 +156,17 @@ def test_time_without_offset_is_a_usage_error(capsys: pytest.CaptureFixture[str]
 
 
 def test_emergency_at_without_offset_is_a_usage_error(capsys: pytest.CaptureFixture[str]):
-    code, _, err = sla(capsys, "--tenant", "blockit", "--severity", "2", "--received-at", FRIDAY_1630,
-                       "--emergency-at", "2027-01-09T10:00")  # fmt: skip
+    code, _, err = sla(
+        capsys,
+        "--tenant",
+        "blockit",
+        "--severity",
+        "2",
+        "--received-at",
+        FRIDAY_1630,
+        "--emergency-at",
+        "2027-01-09T10:00",
+    )
     assert code == 2
     assert "--emergency-at" in err and "offset" in err
 
@@ -148,8 +185,17 @@ def test_unknown_severity_is_a_usage_error(capsys: pytest.CaptureFixture[str]):
 
 
 def test_emergency_on_a_severity_without_emergency_target_is_a_usage_error(capsys: pytest.CaptureFixture[str]):
-    code, _, err = sla(capsys, "--tenant", "blockit", "--severity", "3", "--received-at", FRIDAY_1630,
-                       "--emergency-at", "2027-01-09T10:00:00-06:00")  # fmt: skip
+    code, _, err = sla(
+        capsys,
+        "--tenant",
+        "blockit",
+        "--severity",
+        "3",
+        "--received-at",
+        FRIDAY_1630,
+        "--emergency-at",
+        "2027-01-09T10:00:00-06:00",
+    )
     assert code == 2
     assert "--emergency-at" in err
 

@@ -35,11 +35,17 @@ async def opening_upserts(case) -> list[set[str]]:
 def published(status: CaseStatus) -> dict[str, object]:
     """What the contract says the attributes of a just-opened Sev 2 blockit case hold."""
     return {
-        "CaseTenant": "blockit", "CaseState": "open", "CaseChannel": "email", "RequesterEmail": "ana@clinic.example",
-        "CaseSeverity": 2, "EscalationStep": 0, "SlaBreached": False,
-        "ResponseDueAt": status.response_due_at, "ResolutionDueAt": status.resolution_due_at,
+        "CaseTenant": "blockit",
+        "CaseState": "open",
+        "CaseChannel": "email",
+        "RequesterEmail": "ana@clinic.example",
+        "CaseSeverity": 2,
+        "EscalationStep": 0,
+        "SlaBreached": False,
+        "ResponseDueAt": status.response_due_at,
+        "ResolutionDueAt": status.resolution_due_at,
         "NextDueAt": status.response_due_at,
-    }  # fmt: skip
+    }
 
 
 async def found(case) -> dict[str, object]:
@@ -60,9 +66,12 @@ async def test_a_start_without_attributes_gets_them_all_from_the_first_task(case
     await case_env.skip_to(MONDAY_10)
     request = blockit_request(2, MONDAY_10)
     case = await case_env.client.start_workflow(
-        "SupportCase", request.model_dump(mode="json"), id=f"case-blockit-{uuid.uuid4().hex[:24]}", task_queue=case_env.queue,
+        "SupportCase",
+        request.model_dump(mode="json"),
+        id=f"case-blockit-{uuid.uuid4().hex[:24]}",
+        task_queue=case_env.queue,
         result_type=CaseStatus,
-    )  # fmt: skip
+    )
     status = await case_env.settled(case)
     assert await opening_upserts(case) == [set(published(status))]
     assert await found(case) == published(status)
@@ -79,9 +88,13 @@ async def test_a_wrong_attribute_at_start_is_corrected_and_only_it_is_upserted(c
         + [SearchAttributePair(sa.RESPONSE_DUE_AT, wrong_due), SearchAttributePair(sa.CASE_SEVERITY, 4)]
     )
     case = await case_env.client.start_workflow(
-        "SupportCase", request, id=f"case-blockit-{uuid.uuid4().hex[:24]}", task_queue=case_env.queue,
-        result_type=CaseStatus, search_attributes=start_attributes,
-    )  # fmt: skip
+        "SupportCase",
+        request,
+        id=f"case-blockit-{uuid.uuid4().hex[:24]}",
+        task_queue=case_env.queue,
+        result_type=CaseStatus,
+        search_attributes=start_attributes,
+    )
     status = await case_env.settled(case)
     assert await opening_upserts(case) == [{"ResponseDueAt", "CaseSeverity"}]
     assert await found(case) == published(status)

@@ -20,7 +20,9 @@ ALERT_REJECTED = "AlertRejected"  # a webhook that refuses the alert; retrying c
 
 # Visibility can be briefly unavailable; a few quick tries, then the audit run fails where the UI shows it.
 FIND_TIMEOUT = timedelta(seconds=60)
-FIND_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5)
+FIND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
+)
 # An alert is a delivery: keep trying for a while, never past the point where it is stale.
 ALERT_START_TO_CLOSE = timedelta(seconds=30)
 ALERT_SCHEDULE_TO_CLOSE = timedelta(minutes=30)

@@ -51,5 +51,7 @@ class FleetAuditWorkflow:
     def details(self, report: AuditReport) -> str:
         if not report.missed:
             return f"No open case missed a deadline (as of {report.as_of.isoformat()})."
-        rows = "\n".join(f"| {m.case_id} | {m.tenant} | {m.target or '?'} | {m.due_at.isoformat()} |" for m in report.missed)
+        rows = "\n".join(
+            f"| {m.case_id} | {m.tenant} | {m.target or '?'} | {m.due_at.isoformat()} |" for m in report.missed
+        )
         return f"**{len(report.missed)} case(s) missed a deadline**\n\n| case | tenant | clock | due |\n|---|---|---|---|\n{rows}"

@@ -36,13 +36,22 @@ LOCAL_POLICY_LOAD = "policy-loaded-by-a-local-activity"
 ONE_UPSERT_PER_TASK = "ladders-take-their-step-before-publishing"
 ATTRIBUTES_FROM_START = "search-attributes-given-at-start-are-published"
 REGULAR_POLICY_LOAD = "policy-loaded-by-a-regular-activity-again"
-PATCHES = (BOUNDED_CLOSE, SKIP_STALE_WARNINGS, KEEP_ALARM_TIMER, LOCAL_POLICY_LOAD, ONE_UPSERT_PER_TASK,
-           ATTRIBUTES_FROM_START, REGULAR_POLICY_LOAD)  # append new ones
+PATCHES = (
+    BOUNDED_CLOSE,
+    SKIP_STALE_WARNINGS,
+    KEEP_ALARM_TIMER,
+    LOCAL_POLICY_LOAD,
+    ONE_UPSERT_PER_TASK,
+    ATTRIBUTES_FROM_START,
+    REGULAR_POLICY_LOAD,
+)  # append new ones
 # From this one on, a case records one patch marker, at its start: the newest its code has (docs/upgrading.md).
 FIRST_STARTUP_PATCH = PATCHES.index(LOCAL_POLICY_LOAD)
 POLICY_LOAD = dict(
     start_to_close_timeout=timedelta(seconds=30),
-    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=["UnknownTenant", "InvalidPolicy"]),
+    retry_policy=RetryPolicy(
+        maximum_interval=timedelta(seconds=30), non_retryable_error_types=["UnknownTenant", "InvalidPolicy"]
+    ),
 )
 
 
@@ -55,7 +64,9 @@ def as_request(request: CaseRequest | dict) -> CaseRequest:
         return CaseRequest.model_validate(request)
     except ValidationError as invalid:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in invalid.errors())
-        raise ApplicationError(f"invalid CaseRequest: {problems}", type="InvalidCaseRequest", non_retryable=True) from None
+        raise ApplicationError(
+            f"invalid CaseRequest: {problems}", type="InvalidCaseRequest", non_retryable=True
+        ) from None
 
 
 @workflow.defn(name="SupportCase")
@@ -117,8 +128,15 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
             notes.append(f"channel {request.channel} is not one {case.policy.tenant} lists; accepted anyway")
         if request.severity is not None and request.severity != case.severity:
             notes.append(f"severity {request.severity} is not in the policy; used {case.severity}")
-        case.record(now, "opened", channel=request.channel, source_id=request.source_id,
-                    severity=case.severity, missing=case.missing or None, notes=notes or None)  # fmt: skip
+        case.record(
+            now,
+            "opened",
+            channel=request.channel,
+            source_id=request.source_id,
+            severity=case.severity,
+            missing=case.missing or None,
+            notes=notes or None,
+        )
         metrics.case_opened(case.policy.tenant, case.channel)
         if case.phi_redacted:
             case.record(now, "phi_redacted", note="PHI-like text was removed at intake; what was removed is not kept")
@@ -136,9 +154,12 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
         local = self.patched(LOCAL_POLICY_LOAD) and not self.patched(REGULAR_POLICY_LOAD)
         execute = workflow.execute_local_activity if local else workflow.execute_activity
         loaded = await execute(
-            "load_policy", request, result_type=LoadedPolicy,
-            summary=f"load the {tenant} policy, holidays {year - 1}–{year + 2}", **POLICY_LOAD,
-        )  # fmt: skip
+            "load_policy",
+            request,
+            result_type=LoadedPolicy,
+            summary=f"load the {tenant} policy, holidays {year - 1}–{year + 2}",
+            **POLICY_LOAD,
+        )
         return shared(loaded)
 
     def resume_carried(self, carried: CaseState) -> None:
@@ -157,7 +178,9 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
         case = self.case
         channel = self.requester_channel()
         if channel is None:
-            case.record(workflow.now(), "acknowledgement_sent", channel=None, note="the requester left no email or phone")
+            case.record(
+                workflow.now(), "acknowledgement_sent", channel=None, note="the requester left no email or phone"
+            )
             return
         text = messages.acknowledgement_text(case, case.response_due_at(self.calendar))
         case.record(workflow.now(), "acknowledgement_sent", channel=channel)
@@ -211,7 +234,9 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
     def breach(self, alarm: Alarm) -> None:
         case, now = self.case, workflow.now()
         case.breaches.append(alarm.target)
-        case.record(now, "breach", target=alarm.target, due_at=alarm.at.isoformat(), lateness_seconds=lateness(now, alarm.at))
+        case.record(
+            now, "breach", target=alarm.target, due_at=alarm.at.isoformat(), lateness_seconds=lateness(now, alarm.at)
+        )
         metrics.breach(case.policy.tenant, alarm.target, max(now - alarm.at, timedelta(0)))
         self.stop_ladders([f"{alarm.target}_warning"], "superseded")
         self.start_ladder(f"{alarm.target}_breach")
@@ -227,11 +252,11 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
             return
         wait = max(alarm.at - workflow.now(), timedelta(0))
         what = f"{alarm.target} {alarm.kind}" if alarm.target else "auto-close"
-        try:
+        try:  # noqa: SIM105 (removed with the patch re-baseline)
             await workflow.wait_condition(
                 lambda: self.changed, timeout=wait, timeout_summary=f"{what} at {alarm.at.isoformat()}"
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     async def until_alarm_timer_or_change(self, alarm: Alarm | None) -> None:
@@ -245,7 +270,9 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
             if alarm is not None:
                 what = f"{alarm.target} {alarm.kind}" if alarm.target else "auto-close"
                 wait = max(alarm.at - workflow.now(), timedelta(0))
-                self.alarm_timer = asyncio.create_task(workflow.sleep(wait, summary=f"{what} at {alarm.at.isoformat()}"))
+                self.alarm_timer = asyncio.create_task(
+                    workflow.sleep(wait, summary=f"{what} at {alarm.at.isoformat()}")
+                )
         timer = self.alarm_timer
         await workflow.wait_condition(lambda: self.changed or (timer is not None and timer.done()))
 
@@ -258,7 +285,9 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
             self.early_comments.append(args)
             return
         if case.state == "closed":
-            workflow.logger.info("comment on closed case %s not recorded: a reply to a closed case opens a new one", case.case_id)
+            workflow.logger.info(
+                "comment on closed case %s not recorded: a reply to a closed case opens a new one", case.case_id
+            )
             return
         if args.source_id and args.source_id in case.comment_ids:
             return
@@ -317,7 +346,7 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
                 await workflow.wait_condition(
                     lambda: not self.deliveries, timeout=CLOSE_GRACE, timeout_summary="last messages before closing"
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 for delivery in list(self.deliveries):
                     delivery.cancel()
         await workflow.wait_condition(lambda: not self.deliveries and workflow.all_handlers_finished())

@@ -65,7 +65,15 @@ class CaseEscalation:
         self.ladders.pop(run.name, None)
         escalation = case.escalation
         escalation.running.remove(run.name)  # type: ignore[arg-type]
-        case.record(workflow.now(), "ladder_ended", ladder=run.name, run=run.run, outcome=outcome, step=run.step, round=run.round)
+        case.record(
+            workflow.now(),
+            "ladder_ended",
+            ladder=run.name,
+            run=run.run,
+            outcome=outcome,
+            step=run.step,
+            round=run.round,
+        )
         if escalation.running:
             latest = self.ladders[escalation.running[-1]]
             escalation.ladder, escalation.step, escalation.round = latest.name, latest.step, latest.round  # type: ignore[assignment]
@@ -93,7 +101,13 @@ class CaseEscalation:
 
     def step_reached(self, run: LadderRun, skipped: bool) -> None:
         case = self.case
-        case.record(workflow.now(), "step_skipped" if skipped else "step_started", ladder=run.name, step=run.step, round=run.round)
+        case.record(
+            workflow.now(),
+            "step_skipped" if skipped else "step_started",
+            ladder=run.name,
+            step=run.step,
+            round=run.round,
+        )
         metrics.ladder_step(case.policy.tenant, run.name, skipped)
         if case.escalation.running and case.escalation.running[-1] == run.name:
             case.escalation.step, case.escalation.round = run.step, run.round
@@ -108,20 +122,36 @@ class CaseEscalation:
             contact_id = case.assignee or ""
         contact = case.policy.contacts.get(contact_id)
         if contact is None:
-            case.record(workflow.now(), "notification_failed", ladder=run.name, step=run.step, round=run.round,
-                        contact=contact_id or ASSIGNEE, attempts=0,
-                        last_error=f"{contact_id or 'nobody'} is not a contact in the policy (the case has no assignee to page)")  # fmt: skip
+            case.record(
+                workflow.now(),
+                "notification_failed",
+                ladder=run.name,
+                step=run.step,
+                round=run.round,
+                contact=contact_id or ASSIGNEE,
+                attempts=0,
+                last_error=f"{contact_id or 'nobody'} is not a contact in the policy (the case has no assignee to page)",
+            )
             return []
         due = self.ladder_due(run.name)
         text = messages.page_text(case, run.name, run.step, run.round, due)
         return [
             self.send(
                 Delivery(
-                    case_id=case.case_id, tenant=case.policy.tenant, ladder=run.name, run=run.run, step=run.step,
-                    round=run.round, contact=contact_id, channel=channel, address=address,
-                    case_channel=case.channel, subject=messages.summary_line(case), message=text,
+                    case_id=case.case_id,
+                    tenant=case.policy.tenant,
+                    ladder=run.name,
+                    run=run.run,
+                    step=run.step,
+                    round=run.round,
+                    contact=contact_id,
+                    channel=channel,
+                    address=address,
+                    case_channel=case.channel,
+                    subject=messages.summary_line(case),
+                    message=text,
                     idempotency_key=f"{case.case_id}:{run.name}:{run.run}:{run.round}:{run.step}:{contact_id}:{channel}",
-                )  # fmt: skip
+                )
             )
             for channel in step.via
             if (address := contact.address(channel))
@@ -153,11 +183,20 @@ class CaseEscalation:
         run = case.replies_sent if ladder == "requester_reply" else 0
         self.send(
             Delivery(
-                case_id=case.case_id, tenant=case.policy.tenant, ladder=ladder, run=run, step=step, round=0,
-                contact="requester", channel=channel, address=address, case_channel=case.channel,
-                subject=f"[{case.case_id}] {case.subject or case.policy.display_name}", message=text,
+                case_id=case.case_id,
+                tenant=case.policy.tenant,
+                ladder=ladder,
+                run=run,
+                step=step,
+                round=0,
+                contact="requester",
+                channel=channel,
+                address=address,
+                case_channel=case.channel,
+                subject=f"[{case.case_id}] {case.subject or case.policy.display_name}",
+                message=text,
                 idempotency_key=f"{case.case_id}:{ladder}:{run}:0:{step}:requester:{channel}",
-            )  # fmt: skip
+            )
         )
 
     def send(self, delivery: Delivery) -> asyncio.Task[None]:
@@ -167,8 +206,13 @@ class CaseEscalation:
         return task
 
     async def deliver(self, delivery: Delivery) -> None:
-        where = dict(ladder=delivery.ladder, step=delivery.step, round=delivery.round,
-                     contact=delivery.contact, channel=delivery.channel)  # fmt: skip
+        where = dict(
+            ladder=delivery.ladder,
+            step=delivery.step,
+            round=delivery.round,
+            contact=delivery.contact,
+            channel=delivery.channel,
+        )
         try:
             result = await workflow.execute_activity(
                 DELIVER_ACTIVITY,
@@ -185,11 +229,12 @@ class CaseEscalation:
                 self.case.record(workflow.now(), "notification_failed", **where, last_error=self.why_cancelled())
             else:
                 attempts, last_error = delivery_failure(failure)
-                self.case.record(workflow.now(), "notification_failed", **where, attempts=attempts, last_error=last_error)
+                self.case.record(
+                    workflow.now(), "notification_failed", **where, attempts=attempts, last_error=last_error
+                )
         except asyncio.CancelledError:
             self.case.record(workflow.now(), "notification_failed", **where, last_error=self.why_cancelled())
         self.changed = True
 
     def why_cancelled(self) -> str:
         return CLOSED if self.case.state == "closed" else STOPPED
-

@@ -24,8 +24,8 @@ with workflow.unsafe.imports_passed_through():
         SetSeverity,
     )
     from workflows.policy import LadderName
-    from workflows.state import CaseState, PausedSpan, capped, field_value, is_given
     from workflows.sla import target_due
+    from workflows.state import CaseState, PausedSpan, capped, field_value, is_given
 
 RESPONSE_LADDERS: tuple[LadderName, ...] = ("response_warning", "response_breach", "emergency_intake")
 RESOLUTION_LADDERS: tuple[LadderName, ...] = ("resolution_warning", "resolution_breach")
@@ -35,8 +35,6 @@ def rejected(reason: str | None) -> None:
     """Reject an update with the sentence the caller sees; the case stays untouched."""
     if reason:
         raise ApplicationError(reason, type="UpdateRejected", non_retryable=True)
-
-
 
 
 class CaseUpdates:
@@ -166,8 +164,14 @@ class CaseUpdates:
             meets = "resolution" not in case.breaches and now < case.resolution_due_at(self.calendar)
             case.resolution_met_by_workaround = case.resolution_met_by_workaround or meets
             self.stop_ladders(RESOLUTION_LADDERS, "resolved")
-        case.record(now, "workaround_provided", by=args.by, kind=args.kind,
-                    description=capped(args.description), meets_resolution_target=meets)  # fmt: skip
+        case.record(
+            now,
+            "workaround_provided",
+            by=args.by,
+            kind=args.kind,
+            description=capped(args.description),
+            meets_resolution_target=meets,
+        )
         return self.changed_status()
 
     @provide_workaround.validator
@@ -180,7 +184,9 @@ class CaseUpdates:
         rejected(case.refuse_request_escalation())
         if args.new_installation is not None:
             case.new_installation = args.new_installation
-        case.record(workflow.now(), "escalation_requested", reason=capped(args.reason), new_installation=case.new_installation)
+        case.record(
+            workflow.now(), "escalation_requested", reason=capped(args.reason), new_installation=case.new_installation
+        )
         self.start_ladder("customer_escalation")
         await self.let_ladders_take_their_first_step()
         return self.changed_status()
@@ -283,7 +289,9 @@ class CaseUpdates:
     async def apply_policy(self, args: ApplyPolicy) -> CaseStatus:
         case = await self.ready()
         rejected(case.refuse_apply_policy(args.policy))
-        case.loaded = args.policy.model_copy(update={"digest": None})  # an operator's digest is not vouched for: unshared
+        case.loaded = args.policy.model_copy(
+            update={"digest": None}
+        )  # an operator's digest is not vouched for: unshared
         self.calendar = case.loaded.business_calendar()
         case.pass_over_warnings_behind(workflow.now(), self.calendar)
         case.record(workflow.now(), "policy_applied", display_name=args.policy.policy.display_name)

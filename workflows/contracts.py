@@ -17,12 +17,34 @@ CaseStateName = Literal["open", "responded", "waiting_on_customer", "workaround_
 TargetName = Literal["response", "resolution", "emergency"]
 LadderOutcome = Literal["acknowledged", "responded", "resolved", "exhausted", "superseded"]
 TimelineEvent = Literal[
-    "opened", "acknowledgement_sent", "missing_requested", "phi_redacted", "comment", "warning", "breach",
-    "ladder_started", "step_started", "step_skipped", "notification_sent", "notification_failed",
-    "acknowledged", "ladder_ended", "responded", "assigned", "severity_changed", "paused", "resumed",
-    "workaround_provided", "emergency_requested", "escalation_requested", "amended", "resolved",
-    "reopened", "closed", "policy_applied",
-]  # fmt: skip
+    "opened",
+    "acknowledgement_sent",
+    "missing_requested",
+    "phi_redacted",
+    "comment",
+    "warning",
+    "breach",
+    "ladder_started",
+    "step_started",
+    "step_skipped",
+    "notification_sent",
+    "notification_failed",
+    "acknowledged",
+    "ladder_ended",
+    "responded",
+    "assigned",
+    "severity_changed",
+    "paused",
+    "resumed",
+    "workaround_provided",
+    "emergency_requested",
+    "escalation_requested",
+    "amended",
+    "resolved",
+    "reopened",
+    "closed",
+    "policy_applied",
+]
 COMMENT_LIMIT = 4096
 
 

@@ -39,8 +39,10 @@ class LadderRun:
 
     async def climb(self) -> None:
         try:
-            for self.round in range(1, self.ladder.repeat + 2):
-                for self.step, step in enumerate(self.ladder.steps, start=1):
+            for round_ in range(1, self.ladder.repeat + 2):
+                self.round = round_
+                for number, step in enumerate(self.ladder.steps, start=1):
+                    self.step = number
                     if step.when and not self.host.when_holds(step.when):
                         self.host.step_reached(self, skipped=True)
                         continue

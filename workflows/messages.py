@@ -60,10 +60,7 @@ def acknowledgement_text(case: CaseState, response_due: datetime) -> str:
 
 def missing_fields_text(case: CaseState) -> str:
     wanted = ", ".join(field.replace("requester.", "your ").replace("_", " ") for field in case.missing)
-    return (
-        f"To work on case {case.case_id} we still need: {wanted}. "
-        "Please reply to this message with those details."
-    )
+    return f"To work on case {case.case_id} we still need: {wanted}. Please reply to this message with those details."
 
 
 def reply_text(case: CaseState, message: str) -> str:
@@ -96,7 +93,12 @@ def clocks_markdown(case: CaseState, now: datetime, response_due: datetime, reso
 
     rows = (
         clock("First response", response_due, case.responded_at, "response")
-        + clock("Resolution", resolution_due, case.resolved_at or (case.workaround_at if case.resolution_met_by_workaround else None), "resolution")
+        + clock(
+            "Resolution",
+            resolution_due,
+            case.resolved_at or (case.workaround_at if case.resolution_met_by_workaround else None),
+            "resolution",
+        )
         + clock("Emergency", case.emergency_due_at, case.resolved_at, "emergency")
     )
     escalation = case.escalation
@@ -104,7 +106,8 @@ def clocks_markdown(case: CaseState, now: datetime, response_due: datetime, reso
         f"Escalation: **{escalation.ladder}** step {escalation.step}, round {escalation.round} "
         f"(running: {', '.join(escalation.running)})"
         if escalation.running
-        else f"Escalation: none running" + (f" (last: {escalation.ladder}, {escalation.outcome})" if escalation.ladder else "")
+        else "Escalation: none running"
+        + (f" (last: {escalation.ladder}, {escalation.outcome})" if escalation.ladder else "")
     )
     return (
         f"**{summary_line(case)}** — state `{case.state}`, assignee {case.assignee or 'nobody'}\n\n"

@@ -17,12 +17,12 @@ def breach(tenant: str, target: str, lateness: timedelta) -> None:
     meter = workflow.metric_meter()
     labels = {"tenant": tenant, "target": target}
     meter.create_counter("supportflow_breaches", "SLA breaches, by tenant and target", "breaches").add(1, labels)
-    meter.create_histogram_timedelta(
-        "supportflow_breach_lateness", "Breach recorded minus deadline", "ms"
-    ).record(lateness, labels)
+    meter.create_histogram_timedelta("supportflow_breach_lateness", "Breach recorded minus deadline", "ms").record(
+        lateness, labels
+    )
 
 
 def ladder_step(tenant: str, ladder: str, skipped: bool) -> None:
-    workflow.metric_meter().create_counter(
-        "supportflow_ladder_steps", "Escalation ladder steps reached", "steps"
-    ).add(1, {"tenant": tenant, "ladder": ladder, "outcome": "skipped" if skipped else "started"})
+    workflow.metric_meter().create_counter("supportflow_ladder_steps", "Escalation ladder steps reached", "steps").add(
+        1, {"tenant": tenant, "ladder": ladder, "outcome": "skipped" if skipped else "started"}
+    )

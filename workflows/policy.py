@@ -12,8 +12,15 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator,
-)  # fmt: skip
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from workflows.calendar import BusinessCalendar, merge_ranges, parse_hours
 from workflows.durations import parse_duration
@@ -27,18 +34,36 @@ ClockKind = Literal["24x7", "business"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = Weekday.__args__  # type: ignore[attr-defined]
 LadderName = Literal[
-    "response_warning", "response_breach",
-    "resolution_warning", "resolution_breach",
-    "emergency_request", "emergency_warning", "emergency_breach",
-    "customer_escalation", "emergency_intake",
-]  # fmt: skip
+    "response_warning",
+    "response_breach",
+    "resolution_warning",
+    "resolution_breach",
+    "emergency_request",
+    "emergency_warning",
+    "emergency_breach",
+    "customer_escalation",
+    "emergency_intake",
+]
 RequiredField = Literal[
-    "requester.name", "requester.email", "requester.phone", "requester.company", "requester.building",
-    "subject", "description", "existing_case", "worked_with",
-]  # fmt: skip
+    "requester.name",
+    "requester.email",
+    "requester.phone",
+    "requester.company",
+    "requester.building",
+    "subject",
+    "description",
+    "existing_case",
+    "worked_with",
+]
 TargetName = Literal["response", "resolution", "emergency"]
 ASSIGNEE = "assignee"
-CONTACT_CHANNEL_FIELD: dict[str, str] = {"email": "email", "sms": "phone", "voice": "phone", "chat": "chat", "webhook": "webhook"}
+CONTACT_CHANNEL_FIELD: dict[str, str] = {
+    "email": "email",
+    "sms": "phone",
+    "voice": "phone",
+    "chat": "chat",
+    "webhook": "webhook",
+}
 
 
 def _duration(text: str) -> str:
@@ -136,7 +161,8 @@ class CalendarSpec(Strict):
     def business_calendar(self, holidays_known_until: date | None = None) -> BusinessCalendar:
         """The calendar math object; `holidays` must already hold every date (see activities.policy)."""
         weekly = {
-            WEEKDAYS.index(day): merge_ranges(parse_hours(text) for text in ranges) for day, ranges in self.hours.items()
+            WEEKDAYS.index(day): merge_ranges(parse_hours(text) for text in ranges)
+            for day, ranges in self.hours.items()
         }
         return BusinessCalendar(self.timezone, weekly, frozenset(self.holidays), holidays_known_until)
 
@@ -210,7 +236,9 @@ class Policy(Strict):
     calendar: CalendarSpec
     intake: Intake
     default_severity: int
-    warn_at: Annotated[list[float], BeforeValidator(lambda v: v if isinstance(v, list) else [v]), AfterValidator(_warn_fractions)] = [0.75]
+    warn_at: Annotated[
+        list[float], BeforeValidator(lambda v: v if isinstance(v, list) else [v]), AfterValidator(_warn_fractions)
+    ] = [0.75]
     auto_close_after: Duration = "7d"
     severities: dict[int, Severity] = Field(min_length=1)
     contacts: dict[str, Contact] = {}
@@ -236,7 +264,9 @@ class Policy(Strict):
             problems.append(("default_severity", f"severity {self.default_severity} is not defined in severities"))
         for channel, level in self.intake.channel_severity.items():
             if level not in self.severities:
-                problems.append((f"intake.channel_severity.{channel}", f"severity {level} is not defined in severities"))
+                problems.append(
+                    (f"intake.channel_severity.{channel}", f"severity {level} is not defined in severities")
+                )
         for rotation, members in self.rotations.items():
             if not members:
                 problems.append((f"rotations.{rotation}", "a rotation needs at least one member"))

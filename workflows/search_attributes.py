@@ -27,9 +27,17 @@ NEXT_DUE_AT = SearchAttributeKey.for_datetime("NextDueAt")
 SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
 
 ALL = (
-    CASE_TENANT, CASE_STATE, CASE_CHANNEL, REQUESTER_EMAIL, CASE_SEVERITY, ESCALATION_STEP,
-    RESPONSE_DUE_AT, RESOLUTION_DUE_AT, NEXT_DUE_AT, SLA_BREACHED,
-)  # fmt: skip
+    CASE_TENANT,
+    CASE_STATE,
+    CASE_CHANNEL,
+    REQUESTER_EMAIL,
+    CASE_SEVERITY,
+    ESCALATION_STEP,
+    RESPONSE_DUE_AT,
+    RESOLUTION_DUE_AT,
+    NEXT_DUE_AT,
+    SLA_BREACHED,
+)
 
 
 def values_of(case: CaseState, status: CaseStatus) -> dict[str, object]:
@@ -51,7 +59,9 @@ def values_of(case: CaseState, status: CaseStatus) -> dict[str, object]:
 
 def as_pairs(values: dict[str, object]) -> TypedSearchAttributes:
     """`values` as a start's search attributes: the set ones."""
-    return TypedSearchAttributes([SearchAttributePair(key, values[key.name]) for key in ALL if values[key.name] is not None])
+    return TypedSearchAttributes(
+        [SearchAttributePair(key, values[key.name]) for key in ALL if values[key.name] is not None]
+    )
 
 
 def given(attributes: TypedSearchAttributes) -> dict[str, object]:
@@ -67,5 +77,8 @@ def cli_flags() -> list[str]:
     """`--search-attribute Name=Type` for `temporal server start-dev`."""
     flags: list[str] = []
     for key in ALL:
-        flags += ["--search-attribute", f"{key.name}={CLI_TYPES[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}"]
+        flags += [
+            "--search-attribute",
+            f"{key.name}={CLI_TYPES[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}",
+        ]
     return flags

@@ -113,7 +113,9 @@ class CaseState(BaseModel):
         return self.requester_email_key or ((self.requester.email or "").lower() or None)
 
     def record(self, at: datetime, event: TimelineEvent, **detail: object) -> None:
-        self.timeline.append(TimelineEntry(at=at, event=event, detail={k: v for k, v in detail.items() if v is not None}))
+        self.timeline.append(
+            TimelineEntry(at=at, event=event, detail={k: v for k, v in detail.items() if v is not None})
+        )
 
     # --- the clocks -----------------------------------------------------------
 
@@ -155,7 +157,12 @@ class CaseState(BaseModel):
                 continue
             alarms.append(Alarm(at=self.due_at(target, calendar), kind="breach", target=target))
             for fraction in self.policy.warn_at:
-                alarm = Alarm(at=target_due(spec, calendar, start, pauses, fraction), kind="warning", target=target, fraction=fraction)
+                alarm = Alarm(
+                    at=target_due(spec, calendar, start, pauses, fraction),
+                    kind="warning",
+                    target=target,
+                    fraction=fraction,
+                )
                 if alarm.key not in self.warnings_done:
                     alarms.append(alarm)
         if self.state == "resolved" and self.resolved_at:
@@ -254,7 +261,11 @@ class CaseState(BaseModel):
         return self.refuse_unless_active("resolve")
 
     def refuse_reopen(self) -> str | None:
-        return None if self.state == "resolved" else f"cannot reopen: the case is {self.state}; only a resolved case reopens"
+        return (
+            None
+            if self.state == "resolved"
+            else f"cannot reopen: the case is {self.state}; only a resolved case reopens"
+        )
 
     def refuse_close(self, reason: str | None) -> str | None:
         if self.state == "closed":
@@ -267,7 +278,9 @@ class CaseState(BaseModel):
         if self.state == "closed":
             return "cannot apply a policy: the case is closed"
         if loaded.policy.tenant != self.policy.tenant:
-            return f"cannot apply a policy: it is for tenant {loaded.policy.tenant!r}, this case is {self.policy.tenant!r}"
+            return (
+                f"cannot apply a policy: it is for tenant {loaded.policy.tenant!r}, this case is {self.policy.tenant!r}"
+            )
         if self.severity not in loaded.policy.severities:
             return f"cannot apply a policy: it has no severity {self.severity}, which this case has"
         return None

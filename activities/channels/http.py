@@ -35,7 +35,9 @@ async def post(
     where = _where(url)
     headers = {"Idempotency-Key": idempotency_key, "User-Agent": "supportflow"}
     try:
-        async with httpx.AsyncClient(timeout=settings.delivery_timeout, follow_redirects=False, verify=tls.for_http()) as client:
+        async with httpx.AsyncClient(
+            timeout=settings.delivery_timeout, follow_redirects=False, verify=tls.for_http()
+        ) as client:
             response = await client.post(url, json=json, data=form, auth=auth, headers=headers)
     except httpx.TimeoutException:
         raise DeliveryUnavailable(f"{where} did not answer within {settings.delivery_timeout:g} s") from None

@@ -41,7 +41,9 @@ async def _create(delivery: Delivery, settings: Settings, resource: str, fields:
     sid, token, sender = _account(settings)
     url = f"{settings.twilio_base_url}/{API_VERSION}/Accounts/{sid}/{resource}.json"
     form = {"To": delivery.address, "From": sender, **fields}
-    response = await post(url, idempotency_key=delivery.idempotency_key, settings=settings, form=form, auth=(sid, token))
+    response = await post(
+        url, idempotency_key=delivery.idempotency_key, settings=settings, form=form, auth=(sid, token)
+    )
     try:
         created = response.json()
     except ValueError:

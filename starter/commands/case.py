@@ -25,7 +25,9 @@ NOT_FROM_OPERATORS = ("phi_redacted", "notes")
 def add_subcommands(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="case_command", required=True, metavar="COMMAND")
 
-    opening = commands.add_parser("open", help="open a case (prints its id; 'duplicate' when the source id already opened one)")
+    opening = commands.add_parser(
+        "open", help="open a case (prints its id; 'duplicate' when the source id already opened one)"
+    )
     options = add_model_options(opening, CaseRequest, exclude=NOT_FROM_OPERATORS, nested=("requester",))
     _json_option(opening)
     opening.set_defaults(run=partial(run, "case open", partial(open_case, options)))
@@ -46,7 +48,9 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     comment.set_defaults(run=partial(run, "case comment", partial(send_comment, comment_options)))
 
     for verb in UPDATES:
-        subcommand = commands.add_parser(verb.command, aliases=list(verb.aliases), help=verb.help, description=verb.help)
+        subcommand = commands.add_parser(
+            verb.command, aliases=list(verb.aliases), help=verb.help, description=verb.help
+        )
         _case_id(subcommand)
         verb_options = add_model_options(subcommand, verb.model, nested=verb.nested)
         _json_option(subcommand, "print the CaseStatus JSON the update returns")
@@ -118,7 +122,11 @@ async def send_update(verb: UpdateCommand, options: ModelOptions, args: argparse
 
 def outcome_line(verb: UpdateCommand, status: CaseStatus) -> str:
     zone = tenant_zone(status.tenant)
-    parts = [f"{status.case_id}: {verb.command} done", f"state {status.state}", f"severity {status.severity} {status.severity_name}"]
+    parts = [
+        f"{status.case_id}: {verb.command} done",
+        f"state {status.state}",
+        f"severity {status.severity} {status.severity_name}",
+    ]
     if status.next_due_at is not None:
         parts.append(f"next due {when(status.next_due_at, zone)}")
     if status.escalation.ladder is not None:

@@ -18,10 +18,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state", choices=STATES, help="only cases in this state (closed implies --all)")
     parser.add_argument("--severity", type=int, metavar="N", help="only cases of this severity")
     breached = parser.add_mutually_exclusive_group()
-    breached.add_argument("--breached", dest="breached", action="store_const", const=True, help="only cases with a breached SLA")
-    breached.add_argument("--not-breached", dest="breached", action="store_const", const=False, help="only cases without one")
+    breached.add_argument(
+        "--breached", dest="breached", action="store_const", const=True, help="only cases with a breached SLA"
+    )
+    breached.add_argument(
+        "--not-breached", dest="breached", action="store_const", const=False, help="only cases without one"
+    )
     parser.add_argument("--all", action="store_true", help="include finished (closed) cases, not only running ones")
-    parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, metavar="N", help=f"at most N cases (default {DEFAULT_LIMIT})")
+    parser.add_argument(
+        "--limit", type=int, default=DEFAULT_LIMIT, metavar="N", help=f"at most N cases (default {DEFAULT_LIMIT})"
+    )
 
 
 async def list_cases(args: argparse.Namespace) -> int:
@@ -29,7 +35,11 @@ async def list_cases(args: argparse.Namespace) -> int:
         raise CommandFailed("--limit: must be at least 1", 2)
     try:
         query = fleet_query(
-            tenant=args.tenant, state=args.state, severity=args.severity, breached=args.breached, include_finished=args.all
+            tenant=args.tenant,
+            state=args.state,
+            severity=args.severity,
+            breached=args.breached,
+            include_finished=args.all,
         )
     except FilterError as problem:
         raise CommandFailed(f"--{problem}", 2) from None
@@ -48,7 +58,9 @@ COLUMNS = ("CASE", "TENANT", "STATE", "SEV", "NEXT DUE", "BREACHED")
 
 def table(cases: list[CaseSummary]) -> str:
     """Soonest deadline first; cases with none (resolved, paused) after."""
-    ordered = sorted(cases, key=lambda case: (case.next_due_at is None, case.next_due_at or case.started_at, case.case_id))
+    ordered = sorted(
+        cases, key=lambda case: (case.next_due_at is None, case.next_due_at or case.started_at, case.case_id)
+    )
     rows = [COLUMNS] + [
         (
             case.case_id,
@@ -61,4 +73,6 @@ def table(cases: list[CaseSummary]) -> str:
         for case in ordered
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    )

@@ -12,9 +12,20 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from workflows.contracts import (
-    Acknowledge, Amend, Assign, Close, Pause, ProvideWorkaround, Reopen, RequestEmergency, RequestEscalation,
-    Resolve, Respond, Resume, SetSeverity,
-)  # fmt: skip
+    Acknowledge,
+    Amend,
+    Assign,
+    Close,
+    Pause,
+    ProvideWorkaround,
+    Reopen,
+    RequestEmergency,
+    RequestEscalation,
+    Resolve,
+    Respond,
+    Resume,
+    SetSeverity,
+)
 
 
 @dataclass(frozen=True)
@@ -34,14 +45,23 @@ UPDATES: tuple[UpdateCommand, ...] = (
     UpdateCommand("respond", Respond, "answer the requester; the first response meets the response target"),
     UpdateCommand("acknowledge", Acknowledge, "stop every running escalation ladder", aliases=("ack",)),
     UpdateCommand("assign", Assign, "set the assignee (a contact id or a name)"),
-    UpdateCommand("set_severity", SetSeverity, "change the severity; unmet targets are recomputed", aliases=("severity",)),
+    UpdateCommand(
+        "set_severity", SetSeverity, "change the severity; unmet targets are recomputed", aliases=("severity",)
+    ),
     UpdateCommand("pause", Pause, "wait on the customer: the resolution clock stops"),
     UpdateCommand("resume", Resume, "end the pause; the resolution clock runs again"),
-    UpdateCommand("provide_workaround", ProvideWorkaround, "record a workaround or data correction", aliases=("workaround",)),
+    UpdateCommand(
+        "provide_workaround", ProvideWorkaround, "record a workaround or data correction", aliases=("workaround",)
+    ),
     UpdateCommand("request_escalation", RequestEscalation, "run the customer escalation ladder", aliases=("escalate",)),
-    UpdateCommand("request_emergency", RequestEmergency, "request emergency maintenance (severities with an emergency target)", aliases=("emergency",)),
+    UpdateCommand(
+        "request_emergency",
+        RequestEmergency,
+        "request emergency maintenance (severities with an emergency target)",
+        aliases=("emergency",),
+    ),
     UpdateCommand("amend", Amend, "fill in fields the request lacked", nested=("requester",)),
     UpdateCommand("resolve", Resolve, "resolve the case; every clock and ladder stops"),
     UpdateCommand("reopen", Reopen, "reopen a resolved case"),
     UpdateCommand("close", Close, "close a resolved case, or any case with a reason (spam, duplicate)"),
-)  # fmt: skip
+)

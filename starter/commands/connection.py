@@ -88,7 +88,9 @@ async def case_status(client: Client, case_id: str) -> CaseStatus:
             if "still opening" not in str(failed):
                 raise CommandFailed(f"{case_id}: the status query failed: {failed}") from None
             if asyncio.get_running_loop().time() > deadline:
-                raise CommandFailed(f"{case_id} is still opening after {OPENING_PATIENCE:.0f}s; {task_queue_hint()}") from None
+                raise CommandFailed(
+                    f"{case_id} is still opening after {OPENING_PATIENCE:.0f}s; {task_queue_hint()}"
+                ) from None
             await asyncio.sleep(0.1)
         except Exception as problem:
             raise await _explained(client, case_id, problem) from None
@@ -144,5 +146,7 @@ async def _explained(client: Client, case_id: str, problem: Exception, doing: st
             return CommandFailed(f"no case {case_id}")
         if described.status != WorkflowExecutionStatus.RUNNING:
             state = described.status.name.lower() if described.status else "finished"
-            return CommandFailed(f"rejected: the case is closed (its workflow is {state}); it cannot {doing or 'change'}")
+            return CommandFailed(
+                f"rejected: the case is closed (its workflow is {state}); it cannot {doing or 'change'}"
+            )
     return CommandFailed(f"{case_id}: {problem.message}")

@@ -69,7 +69,9 @@ def add_model_options(
     return options
 
 
-def _add_fields(parser, model: type[BaseModel], prefix: tuple[str, ...], exclude: set[str], nested: set[str], options: ModelOptions) -> None:
+def _add_fields(
+    parser, model: type[BaseModel], prefix: tuple[str, ...], exclude: set[str], nested: set[str], options: ModelOptions
+) -> None:
     for name, info in model.model_fields.items():
         if name in exclude:
             continue

@@ -66,8 +66,12 @@ async def _apply(args: argparse.Namespace, update: ApplyPolicy) -> int:
                 except CommandFailed as refused:
                     return Outcome(case_id, "rejected", reason=str(refused).removeprefix("rejected: "))
             zone = tenant_zone(tenant)
-            return Outcome(case_id, "applied", response_due_at=when(status.response_due_at, zone),
-                           resolution_due_at=when(status.resolution_due_at, zone))  # fmt: skip
+            return Outcome(
+                case_id,
+                "applied",
+                response_due_at=when(status.response_due_at, zone),
+                resolution_due_at=when(status.resolution_due_at, zone),
+            )
 
         outcomes = list(await asyncio.gather(*(one(case.case_id) for case in cases)))
     report(args, tenant, outcomes)
@@ -85,7 +89,9 @@ def report(args: argparse.Namespace, tenant: str, outcomes: list[Outcome]) -> No
         return
     for outcome in outcomes:
         if outcome.outcome == "applied":
-            print(f"{outcome.case_id}: applied · response due {outcome.response_due_at} · resolution due {outcome.resolution_due_at}")
+            print(
+                f"{outcome.case_id}: applied · response due {outcome.response_due_at} · resolution due {outcome.resolution_due_at}"
+            )
         elif outcome.outcome == "rejected":
             print(f"{outcome.case_id}: rejected: {outcome.reason}")
         else:

@@ -51,8 +51,11 @@ def render(status: CaseStatus) -> str:
         f"  tenant     {status.tenant} · via {status.channel}",
         f"  state      {status.state}" + (" (paused)" if status.paused else ""),
         f"  severity   {status.severity} {status.severity_name}"
-        + "".join(f" · {flag}" for flag, on in (("time critical", status.time_critical),
-                                                 ("new installation", status.new_installation)) if on),  # fmt: skip
+        + "".join(
+            f" · {flag}"
+            for flag, on in (("time critical", status.time_critical), ("new installation", status.new_installation))
+            if on
+        ),
         f"  requester  {who or '—'}",
         f"  assignee   {status.assignee or '—'}",
     ]
@@ -117,7 +120,9 @@ def escalation_line(status: CaseStatus) -> str:
 
 
 def timeline_line(entry: TimelineEntry, zone: tzinfo | None) -> str:
-    detail = ", ".join(f"{key}={_short(value)}" for key, value in entry.detail.items() if value not in (None, "", [], {}))
+    detail = ", ".join(
+        f"{key}={_short(value)}" for key, value in entry.detail.items() if value not in (None, "", [], {})
+    )
     if len(detail) > DETAIL_WIDTH:
         detail = detail[: DETAIL_WIDTH - 1] + "…"
     return f"{when(entry.at, zone)}  {entry.event:<20} {detail}".rstrip()

@@ -21,7 +21,9 @@ from workflows.contracts import Acknowledge
 router = APIRouter(tags=["acknowledge"])
 
 
-@router.get("/v1/ack/{token}", response_class=Response, summary="Open an acknowledgement link", operation_id="acknowledge_link")
+@router.get(
+    "/v1/ack/{token}", response_class=Response, summary="Open an acknowledgement link", operation_id="acknowledge_link"
+)
 async def open_acknowledge_link(token: str, http: Request) -> Response:
     """A browser gets a one-button page that POSTs: link scanners in mail filters prefetch GETs,
     and a prefetch must never stop a page nobody read. A voice webhook (`CallSid`) acknowledges at once."""
@@ -38,17 +40,21 @@ async def open_acknowledge_link(token: str, http: Request) -> Response:
     except GatewayError as trouble:
         return _answer(False, "Try again", f"the case could not be read: {trouble.message}", trouble.status)
     if not case.escalation.running:
-        return _answer(False, "Nothing to acknowledge", f"{claim.case_id}: {_already('no escalation ladder is running')}", 409)
+        return _answer(
+            False, "Nothing to acknowledge", f"{claim.case_id}: {_already('no escalation ladder is running')}", 409
+        )
     return page(
         "Acknowledge this page?",
         f"<h1>Acknowledge this page?</h1><div class=card><p><strong>{escape(case.case_id)}</strong><br>"
         f"Sev{case.severity} {escape(case.severity_name)} · {escape(case.subject or '(no subject)')} · {escape(case.state)}</p>"
         f"<p>Paging now: {escape(', '.join(case.escalation.running))}.</p>"
-        f'<form method=post><button type=submit>Acknowledge as {escape(claim.contact)}</button></form></div>',
+        f"<form method=post><button type=submit>Acknowledge as {escape(claim.contact)}</button></form></div>",
     )
 
 
-@router.post("/v1/ack/{token}", response_class=Response, summary="Acknowledge a page", operation_id="acknowledge_link_confirm")
+@router.post(
+    "/v1/ack/{token}", response_class=Response, summary="Acknowledge a page", operation_id="acknowledge_link_confirm"
+)
 async def acknowledge_link(token: str, http: Request) -> Response:
     """Runs `acknowledge {by: <contact in the link>}` on the case the link names. Extra parameters are
     ignored; with `CallSid` (a Twilio voice webhook) the answer is TwiML."""
@@ -108,5 +114,5 @@ def _twiml(sentence: str) -> Response:
 async def _form_keys(http: Request) -> set[str]:
     try:
         return set((await http.form()).keys())
-    except Exception:  # noqa: BLE001 — a body that is not a form carries no CallSid
+    except Exception:
         return set()

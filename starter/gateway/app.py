@@ -27,7 +27,9 @@ Errors are JSON `{"error": "..."}`; a 422 also lists `fields: [{field, problem}]
 """
 
 
-def create_app(client_factory: ClientFactory = client_from_environment, settings: GatewaySettings | None = None) -> FastAPI:
+def create_app(
+    client_factory: ClientFactory = client_from_environment, settings: GatewaySettings | None = None
+) -> FastAPI:
     app = FastAPI(title="supportflow gateway", version="1", description=DESCRIPTION)
     app.state.settings = settings or GatewaySettings.from_env()
     app.state.temporal = Temporal(client_factory)

@@ -25,37 +25,72 @@ from starter.gateway.errors import field_error
 from starter.gateway.phi import redact_free_text
 from starter.gateway.responses import CaseList, CommentAccepted, ErrorBody, FieldErrorBody
 from workflows.contracts import (
-    Acknowledge, Amend, ApplyPolicy, Assign, CaseStateName, CaseStatus, Close, Comment, ProvideWorkaround,
-    Reopen, RequestEmergency, RequestEscalation, Resolve, Respond, Resume, SetSeverity, Pause,
-)  # fmt: skip
+    Acknowledge,
+    Amend,
+    ApplyPolicy,
+    Assign,
+    CaseStateName,
+    CaseStatus,
+    Close,
+    Comment,
+    Pause,
+    ProvideWorkaround,
+    Reopen,
+    RequestEmergency,
+    RequestEscalation,
+    Resolve,
+    Respond,
+    Resume,
+    SetSeverity,
+)
 
 router = APIRouter(tags=["cases"])
 CaseId = Annotated[str, Path(description="case-<tenant>-<key>", max_length=200)]
 ACTED = {
-    401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 404: {"model": ErrorBody, "description": "No such case"},
-    409: {"model": ErrorBody, "description": "Rejected: the sentence says which state the case is in, and what it needs"},
+    401: {"model": ErrorBody},
+    403: {"model": ErrorBody},
+    404: {"model": ErrorBody, "description": "No such case"},
+    409: {
+        "model": ErrorBody,
+        "description": "Rejected: the sentence says which state the case is in, and what it needs",
+    },
     422: {"model": FieldErrorBody},
-}  # fmt: skip
+}
 UPDATES: dict[str, type[BaseModel]] = {
-    "respond": Respond, "acknowledge": Acknowledge, "assign": Assign, "set_severity": SetSeverity,
-    "pause": Pause, "resume": Resume, "provide_workaround": ProvideWorkaround,
-    "request_escalation": RequestEscalation, "request_emergency": RequestEmergency, "amend": Amend,
-    "resolve": Resolve, "reopen": Reopen, "close": Close, "apply_policy": ApplyPolicy,
-}  # fmt: skip
+    "respond": Respond,
+    "acknowledge": Acknowledge,
+    "assign": Assign,
+    "set_severity": SetSeverity,
+    "pause": Pause,
+    "resume": Resume,
+    "provide_workaround": ProvideWorkaround,
+    "request_escalation": RequestEscalation,
+    "request_emergency": RequestEmergency,
+    "amend": Amend,
+    "resolve": Resolve,
+    "reopen": Reopen,
+    "close": Close,
+    "apply_policy": ApplyPolicy,
+}
 # DESIGN: admin holds "everything, including policy apply"; every other update is `operate`.
 UPDATE_SCOPE = {"apply_policy": "admin"}
 
 
-@router.get("/v1/cases/{case_id}", name="case_status", response_model=CaseStatus, responses=ACTED, dependencies=[READ_ONE])
+@router.get(
+    "/v1/cases/{case_id}", name="case_status", response_model=CaseStatus, responses=ACTED, dependencies=[READ_ONE]
+)
 async def case_status(case_id: CaseId, http: Request) -> CaseStatus:
     """The case's `status` query: state, clocks, escalation and timeline."""
     return await temporal.status(await http.app.state.temporal.client(), case_id)
 
 
 @router.post(
-    "/v1/cases/{case_id}/comment", status_code=202, response_model=CommentAccepted, responses=ACTED,
+    "/v1/cases/{case_id}/comment",
+    status_code=202,
+    response_model=CommentAccepted,
+    responses=ACTED,
     dependencies=[Depends(require("intake", "operate"))],
-)  # fmt: skip
+)
 async def comment(case_id: CaseId, body: Comment, http: Request) -> JSONResponse:
     """The `comment` signal. A comment by the requester resumes a case that is waiting on them."""
     client = await http.app.state.temporal.client()
@@ -67,7 +102,9 @@ async def comment(case_id: CaseId, body: Comment, http: Request) -> JSONResponse
 async def list_cases(
     http: Request,
     tenant: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=100)] = None,
-    state: Annotated[CaseStateName | None, Query(description="closed lists finished cases; otherwise open ones")] = None,
+    state: Annotated[
+        CaseStateName | None, Query(description="closed lists finished cases; otherwise open ones")
+    ] = None,
     severity: Annotated[int | None, Query(ge=0, le=1000)] = None,
     breached: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -75,7 +112,9 @@ async def list_cases(
 ) -> CaseList:
     """Cases by their search attributes (visibility is eventually consistent: a moment-old change may not show)."""
     try:
-        query = "WorkflowType = 'SupportCase' AND " + fleet_query(tenant=tenant, state=state, severity=severity, breached=breached)
+        query = "WorkflowType = 'SupportCase' AND " + fleet_query(
+            tenant=tenant, state=state, severity=severity, breached=breached
+        )
     except FilterError as problem:
         raise field_error("filter", str(problem)) from None
     client = await http.app.state.temporal.client()
@@ -98,7 +137,9 @@ async def _check_token(client, query: str, token: bytes) -> None:
         await client.workflow_service.list_workflow_executions(request, retry=False)
     except RPCError as problem:
         if problem.status in (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.UNKNOWN, RPCStatusCode.INTERNAL):
-            raise field_error("page_token", "not a token this listing returned (Temporal cannot continue from it)") from None
+            raise field_error(
+                "page_token", "not a token this listing returned (Temporal cannot continue from it)"
+            ) from None
         raise
 
 
@@ -114,7 +155,9 @@ def _token_bytes(page_token: str | None) -> bytes | None:
 def _update_route(name: str, model: type[BaseModel]) -> None:
     optional = all(not field.is_required() for field in model.model_fields.values())
 
-    async def run(case_id: CaseId, http: Request, args: model = Body(default_factory=model) if optional else Body()) -> CaseStatus:  # type: ignore[valid-type]
+    async def run(
+        case_id: CaseId, http: Request, args: model = Body(default_factory=model) if optional else Body()
+    ) -> CaseStatus:  # type: ignore[valid-type]
         client = await http.app.state.temporal.client()
         if isinstance(args, Amend):
             # The address's index is the gateway's to compute (a keyed hash when payloads are encrypted), never the caller's.
@@ -123,10 +166,15 @@ def _update_route(name: str, model: type[BaseModel]) -> None:
 
     run.__name__ = f"update_{name}"
     router.add_api_route(
-        f"/v1/cases/{{case_id}}/{name}", run, methods=["POST"], response_model=CaseStatus, responses=ACTED,
-        summary=f"Update: {name}", description=f"Runs the `{name}` update; the body is its {model.__name__} model.",
+        f"/v1/cases/{{case_id}}/{name}",
+        run,
+        methods=["POST"],
+        response_model=CaseStatus,
+        responses=ACTED,
+        summary=f"Update: {name}",
+        description=f"Runs the `{name}` update; the body is its {model.__name__} model.",
         dependencies=[Depends(require(UPDATE_SCOPE.get(name, "operate")))],
-    )  # fmt: skip
+    )
 
 
 for _name, _model in UPDATES.items():

@@ -55,16 +55,40 @@ HEADERS = ("Content-Type", "X-Namespace", "Authorization")
 SESSION_LIFETIME = timedelta(hours=12)
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 REFUSED = {
-    401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 415: {"model": ErrorBody},
+    401: {"model": ErrorBody},
+    403: {"model": ErrorBody},
+    415: {"model": ErrorBody},
     422: {"model": FieldErrorBody, "description": "Not Payloads JSON, or a payload this gateway's keys cannot open"},
     503: {"model": ErrorBody, "description": "Encryption is off: SUPPORTFLOW_ENCRYPTION_KEY is not set"},
-}  # fmt: skip
-PROTOCOL = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "required": ["payloads"],
-    "properties": {"payloads": {"type": "array", "items": {"type": "object", "properties": {
-        "metadata": {"type": "object", "additionalProperties": {"type": "string", "format": "byte"}},
-        "data": {"type": "string", "format": "byte"}}}}},
-}}}}}  # fmt: skip
+}
+PROTOCOL = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["payloads"],
+                    "properties": {
+                        "payloads": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "metadata": {
+                                        "type": "object",
+                                        "additionalProperties": {"type": "string", "format": "byte"},
+                                    },
+                                    "data": {"type": "string", "format": "byte"},
+                                },
+                            },
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 class QueryCredentialsHidden(logging.Filter):
@@ -74,7 +98,9 @@ class QueryCredentialsHidden(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(self.CREDENTIAL.sub(r"\1[hidden]", arg) if isinstance(arg, str) else arg for arg in record.args)
+            record.args = tuple(
+                self.CREDENTIAL.sub(r"\1[hidden]", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
         return True
 
 
@@ -90,9 +116,13 @@ class CodecCors:
     def __init__(self, app, origins: tuple[str, ...]):
         self.app = app
         self.cors = CORSMiddleware(
-            app, allow_origins=list(origins), allow_credentials=True, allow_methods=["POST"],
-            allow_headers=list(HEADERS), max_age=600,
-        )  # fmt: skip
+            app,
+            allow_origins=list(origins),
+            allow_credentials=True,
+            allow_methods=["POST"],
+            allow_headers=list(HEADERS),
+            max_age=600,
+        )
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["path"].startswith(PATH + "/"):
@@ -169,7 +199,9 @@ def authorised(http: Request) -> ApiKey:
         raise Unauthorized("send an operate key as Authorization: Bearer <key>, or open /codec/login in this browser")
     origin = http.headers.get("origin")
     if origin is not None and origin not in settings.ui_origins:
-        raise Forbidden(f"the codec session may be used only from the Temporal UI (SUPPORTFLOW_UI_ORIGIN), not {origin}")
+        raise Forbidden(
+            f"the codec session may be used only from the Temporal UI (SUPPORTFLOW_UI_ORIGIN), not {origin}"
+        )
     key = session_key(settings, cookie)
     if key is None:
         raise Unauthorized("the codec session expired, or its key was withdrawn; open /codec/login again")
@@ -185,7 +217,10 @@ def session_key(settings: GatewaySettings, cookie: str) -> ApiKey | None:
     presented = str(claims.get("f", ""))
     found = None
     for candidate in settings.api_keys:
-        if hmac.compare_digest(_fingerprint(settings, candidate.key).encode(), presented.encode()) and candidate.scopes & SCOPES:
+        if (
+            hmac.compare_digest(_fingerprint(settings, candidate.key).encode(), presented.encode())
+            and candidate.scopes & SCOPES
+        ):
             found = candidate
     return found
 
@@ -197,7 +232,9 @@ def _fingerprint(settings: GatewaySettings, key: str) -> str:
 def _codec(http: Request) -> EncryptionCodec:
     settings: GatewaySettings = http.app.state.settings
     if settings.encryption is None:
-        raise Unavailable("payload encryption is off: SUPPORTFLOW_ENCRYPTION_KEY is not set on the gateway, so nothing needs decoding")
+        raise Unavailable(
+            "payload encryption is off: SUPPORTFLOW_ENCRYPTION_KEY is not set on the gateway, so nothing needs decoding"
+        )
     codec = getattr(http.app.state, "codec", None)
     if codec is None or codec.keyring != settings.encryption:
         codec = http.app.state.codec = EncryptionCodec(settings.encryption)
@@ -227,9 +264,13 @@ def _login(http: Request, presented: str) -> Response:
         "include cross-origin credentials. Close this tab; <a href=/codec/logout>sign out</a> ends the session.</p></div>",
     )
     response.set_cookie(
-        COOKIE, cookie, max_age=int(SESSION_LIFETIME.total_seconds()), path=PATH, httponly=True,
+        COOKIE,
+        cookie,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        path=PATH,
+        httponly=True,
         **_cookie_site(settings),
-    )  # fmt: skip
+    )
     response.headers.update(NO_STORE)
     return response
 

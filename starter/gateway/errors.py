@@ -79,7 +79,9 @@ class TooSlow(GatewayError):
     status = 504
 
 
-def problems_from(errors: Iterable[dict[str, Any]], drop: tuple[str, ...] = ("body", "query", "path", "header")) -> list[tuple[str, str]]:
+def problems_from(
+    errors: Iterable[dict[str, Any]], drop: tuple[str, ...] = ("body", "query", "path", "header")
+) -> list[tuple[str, str]]:
     """pydantic/FastAPI error dicts as (dotted field, problem); `body.requester.email` → `requester.email`."""
     found: list[tuple[str, str]] = []
     for error in errors:

@@ -25,9 +25,10 @@ router = APIRouter(tags=["intake"], dependencies=[INTAKE])
 OPENED = {
     200: {"model": CaseOpened, "description": "A case with this source id already exists (duplicate: true)"},
     201: {"model": CaseOpened, "description": "A new case"},
-    401: {"model": ErrorBody}, 403: {"model": ErrorBody},
+    401: {"model": ErrorBody},
+    403: {"model": ErrorBody},
     422: {"model": FieldErrorBody, "description": "A field the sender must fix, named"},
-}  # fmt: skip
+}
 Tenant = Annotated[str, Query(description="The tenant whose policy applies, e.g. blockit", max_length=100)]
 
 
@@ -61,7 +62,9 @@ async def open_from_chat(body: ChatIntake, tenant: Tenant, http: Request) -> JSO
     return await open_case(http, admit(chat_request(body, tenant, now), policy, now))
 
 
-@router.post("/v1/intake/web", status_code=201, responses=OPENED, summary="Open a case from the web form or Help button")
+@router.post(
+    "/v1/intake/web", status_code=201, responses=OPENED, summary="Open a case from the web form or Help button"
+)
 async def open_from_web_form(
     form: Annotated[WebForm, Form()],
     tenant: Tenant,
@@ -76,10 +79,19 @@ async def open_from_web_form(
 @router.post(
     "/v1/intake/email",
     status_code=201,
-    responses=OPENED | {202: {"model": CommentAccepted, "description": "A reply threaded into its case as a comment"},
-                        413: {"model": ErrorBody}, 415: {"model": ErrorBody}},  # fmt: skip
+    responses=OPENED
+    | {
+        202: {"model": CommentAccepted, "description": "A reply threaded into its case as a comment"},
+        413: {"model": ErrorBody},
+        415: {"model": ErrorBody},
+    },
     summary="Open a case from a raw email, or thread a reply into its case",
-    openapi_extra={"requestBody": {"required": True, "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 )
 async def open_from_email(tenant: Tenant, http: Request) -> JSONResponse:
     """The body is the whole RFC 5322 message, sent as `Content-Type: message/rfc822`. A reply whose

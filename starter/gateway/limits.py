@@ -24,7 +24,9 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = EMAIL_LIMIT if scope["path"] == EMAIL_PATH else CODEC_LIMIT if scope["path"] in CODEC_PATHS else BODY_LIMIT
+        limit = (
+            EMAIL_LIMIT if scope["path"] == EMAIL_PATH else CODEC_LIMIT if scope["path"] in CODEC_PATHS else BODY_LIMIT
+        )
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             return await _too_large(send, limit)
@@ -52,6 +54,11 @@ class BodyLimit:
 
 async def _too_large(send, limit: int) -> None:
     body = json.dumps({"error": f"the request body is larger than {limit // (1024 * 1024)} MB"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -36,8 +36,10 @@ def admit(request: CaseRequest, policy: Policy, receipt_time: datetime) -> CaseR
     if request.channel not in policy.intake.channels and synchronous:
         # Nothing else matters on a channel the tenant does not take. Asynchronous channels are
         # accepted; the workflow notes the unlisted channel in `opened`.
-        raise field_error("channel", f"{policy.tenant} does not take {request.channel} requests "
-                                     f"(it takes {', '.join(policy.intake.channels)})")  # fmt: skip
+        raise field_error(
+            "channel",
+            f"{policy.tenant} does not take {request.channel} requests (it takes {', '.join(policy.intake.channels)})",
+        )
     problems: list[tuple[str, str]] = []
     notes: list[str] = []
     if request.severity is not None and request.severity not in policy.severities and synchronous:

@@ -32,4 +32,6 @@ def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
 
 
 def message_page(title: str, message: str, status_code: int, tone: str = "error") -> HTMLResponse:
-    return page(title, f'<h1>{escape(title)}</h1><div class=card><p class={tone}>{escape(message)}</p></div>', status_code)
+    return page(
+        title, f"<h1>{escape(title)}</h1><div class=card><p class={tone}>{escape(message)}</p></div>", status_code
+    )

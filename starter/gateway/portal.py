@@ -33,8 +33,12 @@ pages = APIRouter(tags=["portal"], include_in_schema=False)
 LISTED = 100
 
 
-@links.post("/v1/portal/links", response_model=PortalLink, dependencies=[ADMIN],
-            responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": FieldErrorBody}})  # fmt: skip
+@links.post(
+    "/v1/portal/links",
+    response_model=PortalLink,
+    dependencies=[ADMIN],
+    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": FieldErrorBody}},
+)
 async def create_link(body: PortalLinkRequest, http: Request) -> PortalLink:
     """A signed magic link (24 h) that signs `email` in to `tenant`'s portal."""
     tenant_policy(body.tenant)
@@ -78,8 +82,12 @@ async def one_case(case_id: str, http: Request) -> Response:
 
 
 @pages.post("/portal/cases/{case_id}/escalate", response_class=HTMLResponse)
-async def escalate(case_id: str, http: Request, reason: Annotated[str, Form(max_length=4000)] = "",
-                   csrf: Annotated[str, Form(max_length=200)] = "") -> Response:  # fmt: skip
+async def escalate(
+    case_id: str,
+    http: Request,
+    reason: Annotated[str, Form(max_length=4000)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
     session = current_session(http)
     if session is None:
         return _signed_out()
@@ -94,11 +102,20 @@ async def escalate(case_id: str, http: Request, reason: Annotated[str, Form(max_
     if not reason.strip():
         return _case(http, session, policy, case, ("error", "Tell us why the case needs escalating."), 422)
     try:
-        case = await temporal.run_update(client, case_id, "request_escalation", redact_free_text(case_id, RequestEscalation(reason=reason.strip())))
+        case = await temporal.run_update(
+            client, case_id, "request_escalation", redact_free_text(case_id, RequestEscalation(reason=reason.strip()))
+        )
     except Conflict as refused:
         return _case(http, session, policy, case, ("error", f"We could not escalate: {refused.message}"), 409)
     except GatewayError as trouble:
-        return _case(http, session, policy, case, ("error", f"We could not escalate right now: {trouble.message}"), trouble.status)
+        return _case(
+            http,
+            session,
+            policy,
+            case,
+            ("error", f"We could not escalate right now: {trouble.message}"),
+            trouble.status,
+        )
     return _case(http, session, policy, case, ("ok", "Escalation requested: the support team is being notified."))
 
 
@@ -132,7 +149,9 @@ async def _own_case(client: Client, session: Session, case_id: str) -> CaseStatu
     return case
 
 
-def _case(http: Request, session: Session, policy: Policy, case: CaseStatus, notice=None, status_code: int = 200) -> Response:
+def _case(
+    http: Request, session: Session, policy: Policy, case: CaseStatus, notice=None, status_code: int = 200
+) -> Response:
     csrf = session.csrf_token(http.app.state.settings)
     return case_page(session, policy.display_name, policy.calendar.timezone, case, csrf, notice, status_code)
 

@@ -14,16 +14,32 @@ from workflows.contracts import CaseStatus, TimelineEntry
 
 FINISHED = ("resolved", "closed")
 # Paging mechanics name staff contacts and delivery channels; the requester sees what happened to their case.
-INTERNAL_EVENTS = frozenset({"notification_sent", "notification_failed", "step_started", "step_skipped", "ladder_started", "ladder_ended"})
+INTERNAL_EVENTS = frozenset(
+    {"notification_sent", "notification_failed", "step_started", "step_skipped", "ladder_started", "ladder_ended"}
+)
 EVENT_LABELS = {
-    "opened": "Case opened", "acknowledgement_sent": "Acknowledgement sent to you", "missing_requested": "We asked you for details",
-    "phi_redacted": "Health information removed from your request", "comment": "Comment", "warning": "Deadline approaching",
-    "breach": "Deadline missed", "acknowledged": "An engineer acknowledged the escalation", "responded": "Support responded",
-    "assigned": "Assigned to an engineer", "severity_changed": "Severity changed", "paused": "Waiting on you",
-    "resumed": "Work resumed", "workaround_provided": "Workaround provided", "emergency_requested": "Emergency maintenance requested",
-    "escalation_requested": "Escalation requested", "amended": "Details updated", "resolved": "Resolved", "reopened": "Reopened",
-    "closed": "Closed", "policy_applied": "Support policy updated",
-}  # fmt: skip
+    "opened": "Case opened",
+    "acknowledgement_sent": "Acknowledgement sent to you",
+    "missing_requested": "We asked you for details",
+    "phi_redacted": "Health information removed from your request",
+    "comment": "Comment",
+    "warning": "Deadline approaching",
+    "breach": "Deadline missed",
+    "acknowledged": "An engineer acknowledged the escalation",
+    "responded": "Support responded",
+    "assigned": "Assigned to an engineer",
+    "severity_changed": "Severity changed",
+    "paused": "Waiting on you",
+    "resumed": "Work resumed",
+    "workaround_provided": "Workaround provided",
+    "emergency_requested": "Emergency maintenance requested",
+    "escalation_requested": "Escalation requested",
+    "amended": "Details updated",
+    "resolved": "Resolved",
+    "reopened": "Reopened",
+    "closed": "Closed",
+    "policy_applied": "Support policy updated",
+}
 SHOWN_DETAIL = ("text", "message", "resolution", "description", "reason", "target")
 
 
@@ -33,9 +49,7 @@ def when(moment: datetime | None, zone: str) -> str:
 
 
 def header(session: Session, display_name: str) -> str:
-    return (
-        f'<p class=muted>{escape(display_name)} · signed in as {escape(session.email)} · <a href="/portal">your cases</a></p>'
-    )
+    return f'<p class=muted>{escape(display_name)} · signed in as {escape(session.email)} · <a href="/portal">your cases</a></p>'
 
 
 def cases_page(session: Session, display_name: str, zone: str, cases: list[CaseStatus]) -> HTMLResponse:
@@ -57,19 +71,28 @@ def cases_page(session: Session, display_name: str, zone: str, cases: list[CaseS
 
 
 def case_page(
-    session: Session, display_name: str, zone: str, case: CaseStatus, csrf: str, notice: tuple[str, str] | None = None,
+    session: Session,
+    display_name: str,
+    zone: str,
+    case: CaseStatus,
+    csrf: str,
+    notice: tuple[str, str] | None = None,
     status_code: int = 200,
-) -> HTMLResponse:  # fmt: skip
+) -> HTMLResponse:
     facts = [
-        ("State", _state(case)), ("Severity", escape(f"{case.severity_name} (Sev{case.severity})")),
-        ("Received", when(case.received_at, zone)), ("Next deadline", when(case.next_due_at, zone)),
-        ("Response due", when(case.response_due_at, zone)), ("Responded", when(case.responded_at, zone)),
-        ("Resolution due", when(case.resolution_due_at, zone)), ("Resolved", when(case.resolved_at, zone)),
-    ]  # fmt: skip
+        ("State", _state(case)),
+        ("Severity", escape(f"{case.severity_name} (Sev{case.severity})")),
+        ("Received", when(case.received_at, zone)),
+        ("Next deadline", when(case.next_due_at, zone)),
+        ("Response due", when(case.response_due_at, zone)),
+        ("Responded", when(case.responded_at, zone)),
+        ("Resolution due", when(case.resolution_due_at, zone)),
+        ("Resolved", when(case.resolved_at, zone)),
+    ]
     if case.missing:
         facts.append(("We still need", escape(", ".join(case.missing))))
     facts_html = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in facts)
-    notice_html = f'<div class=card><p class={notice[0]}>{escape(notice[1])}</p></div>' if notice else ""
+    notice_html = f"<div class=card><p class={notice[0]}>{escape(notice[1])}</p></div>" if notice else ""
     body = (
         f"<h1>{escape(case.subject or '(no subject)')}</h1>{header(session, display_name)}"
         f"<p class=muted>{escape(case.case_id)}</p>{notice_html}<div class=card><table>{facts_html}</table></div>"
@@ -90,7 +113,7 @@ def _escalate_form(case: CaseStatus, csrf: str) -> str:
     return (
         f'<h2>Ask to escalate</h2><div class=card><form method=post action="/portal/cases/{escape(case.case_id)}/escalate">'
         f'<input type=hidden name=csrf value="{escape(csrf)}">'
-        '<label for=reason>Why does this need escalating?</label><textarea id=reason name=reason required maxlength=4000></textarea>'
+        "<label for=reason>Why does this need escalating?</label><textarea id=reason name=reason required maxlength=4000></textarea>"
         "<p><button type=submit>Ask to escalate</button></p></form></div>"
     )
 

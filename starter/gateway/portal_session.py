@@ -44,11 +44,18 @@ def start_session(settings: GatewaySettings, token: str, response: Response) -> 
         raise signing.TokenError("this link is damaged; open the whole link")
     expires_at = datetime.now(UTC) + settings.session_lifetime
     # A fresh nonce per login: each session has its own CSRF token.
-    cookie = signing.sign("portal-session", {"t": tenant, "e": email, "n": secrets.token_urlsafe(8)}, expires_at, settings.signing_secret)
+    cookie = signing.sign(
+        "portal-session", {"t": tenant, "e": email, "n": secrets.token_urlsafe(8)}, expires_at, settings.signing_secret
+    )
     response.set_cookie(
-        COOKIE, cookie, max_age=int(settings.session_lifetime.total_seconds()), path="/portal",
-        httponly=True, samesite="lax", secure=settings.public_url.startswith("https://"),
-    )  # fmt: skip
+        COOKIE,
+        cookie,
+        max_age=int(settings.session_lifetime.total_seconds()),
+        path="/portal",
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_url.startswith("https://"),
+    )
     return Session(tenant, email, cookie)
 
 

@@ -15,7 +15,9 @@ KEEP_ALIVE_SECONDS = 75
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"the address to listen on (default {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"the port to listen on (default {DEFAULT_PORT})")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"the port to listen on (default {DEFAULT_PORT})"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,5 +34,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if not settings.api_keys:
         print("supportflow gateway: SUPPORTFLOW_API_KEYS is empty; every keyed route will answer 401", file=sys.stderr)
-    uvicorn.run(create_app(settings=settings), host=args.host, port=args.port, log_level="info", timeout_keep_alive=KEEP_ALIVE_SECONDS)
+    uvicorn.run(
+        create_app(settings=settings),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
     return 0

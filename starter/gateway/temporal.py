@@ -146,9 +146,9 @@ async def send_comment(client: Client, case_id: str, comment: Comment) -> None:
 
 async def _explain_missing(client: Client, case_id: str, problem: RPCError) -> None:
     """An RPC failure on a case: unknown (404), finished (409), or Temporal trouble (503). Always raises."""
-    if problem.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.FAILED_PRECONDITION):
-        if not await is_running(client, case_id):
-            raise Conflict(f"{case_id} is closed; nothing more can change") from None
+    missing = (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.FAILED_PRECONDITION)
+    if problem.status in missing and not await is_running(client, case_id):
+        raise Conflict(f"{case_id} is closed; nothing more can change") from None
     raise Unavailable(f"Temporal refused the call on {case_id}: {problem.message}") from None
 
 

@@ -34,7 +34,9 @@ class ChatIntake(BaseModel):
 
 def chat_request(body: ChatIntake, tenant: str, receipt_time: datetime) -> CaseRequest:
     transcript = "\n".join(body.transcript) if isinstance(body.transcript, list) else body.transcript
-    description = f"{body.message}\n\nTranscript:\n{transcript.strip()}" if transcript and transcript.strip() else body.message
+    description = (
+        f"{body.message}\n\nTranscript:\n{transcript.strip()}" if transcript and transcript.strip() else body.message
+    )
     return CaseRequest(
         tenant=tenant,
         channel="chat",

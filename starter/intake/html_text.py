@@ -8,9 +8,36 @@ from html.parser import HTMLParser
 
 _BREAKS = {"br"}
 _BLOCKS = {
-    "address", "article", "blockquote", "dd", "div", "dl", "dt", "footer", "form", "h1", "h2", "h3", "h4",
-    "h5", "h6", "header", "hr", "li", "main", "ol", "p", "pre", "section", "table", "tbody", "thead", "tfoot", "tr", "ul",
-}  # fmt: skip
+    "address",
+    "article",
+    "blockquote",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "tbody",
+    "thead",
+    "tfoot",
+    "tr",
+    "ul",
+}
 _HIDDEN = {"head", "script", "style", "template", "title"}
 _CELLS = {"td", "th"}
 
@@ -61,7 +88,7 @@ def html_to_text(markup: str) -> str:
         parser.feed(markup)
         parser.close()
         text = "".join(parser.chunks)
-    except Exception:  # noqa: BLE001 — the stdlib parser has raised on hostile markup; mail must still open a case
+    except Exception:
         text = html.unescape(re.sub(r"<[^>]*>", " ", markup))
     lines = [" ".join(line.split()) if line.strip() else "" for line in text.replace("\xa0", " ").split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

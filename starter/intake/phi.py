@@ -37,18 +37,19 @@ _JOIN = r"(?:\s*(?:[:#=]|-(?!\d)|\bis\b|\bwas\b|\bof\b)){0,3}\s*"
 
 _LABELLED = [
     # Dates of birth, only when labelled: "the outage on 2027-01-08" is not PHI.
-    (rf"\b(?:dob|d\.o\.b\.?|date\s+of\s+birth|birth\s*date|born(?:\s+on)?)", _DATE),
+    (r"\b(?:dob|d\.o\.b\.?|date\s+of\s+birth|birth\s*date|born(?:\s+on)?)", _DATE),
     (r"\b(?:mrn|mr\s*#|medical\s+record(?:" + _NUMBER_WORD + r")?)", _ID),
     # Legacy Medicare HICN (SSN + beneficiary code) and any labelled Medicare number.
     (r"\b(?:hicn|hic" + _NUMBER_WORD + r"|medicare(?:\s+beneficiary)?(?:\s+claim)?" + _NUMBER_WORD + r"|mbi)", _ID),
     (
-        r"\b(?:(?:insurance|health\s+plan|plan)\s+)?(?:member|subscriber|policy|insurance|beneficiary)"
-        + _NUMBER_WORD,
+        r"\b(?:(?:insurance|health\s+plan|plan)\s+)?(?:member|subscriber|policy|insurance|beneficiary)" + _NUMBER_WORD,
         _ID,
     ),
     (r"\b(?:ssn|social\s+security(?:" + _NUMBER_WORD + r")?)", r"\d{3}[- ]?\d{2}[- ]?\d{4}(?!\d)"),
 ]
-LABELLED = [re.compile(rf"(?P<label>{label}(?![a-z]){_JOIN})(?P<value>{value})", re.IGNORECASE) for label, value in _LABELLED]
+LABELLED = [
+    re.compile(rf"(?P<label>{label}(?![a-z]){_JOIN})(?P<value>{value})", re.IGNORECASE) for label, value in _LABELLED
+]
 
 # Unlabelled shapes that are identifiers and nothing else.
 _EDGE_BEFORE, _EDGE_AFTER = r"(?<![A-Za-z0-9-])", r"(?![A-Za-z0-9-])"

@@ -79,7 +79,9 @@ def voicemail_request(body: VoicemailIntake, policy: Policy, receipt_time: datet
     if body.extension is not None and body.extension not in policy.intake.extensions:
         notes.append(f"extension {body.extension!r} is not in the policy; opened as voicemail")
     transcription = body.transcription.strip()
-    description = "\n\n".join(part for part in (transcription, body.recording_url and f"Recording: {body.recording_url}") if part)
+    description = "\n\n".join(
+        part for part in (transcription, body.recording_url and f"Recording: {body.recording_url}") if part
+    )
     return CaseRequest(
         tenant=policy.tenant,
         channel=voicemail_channel(body, policy),

@@ -67,11 +67,15 @@ class WebForm(BaseModel):
             return phone
 
 
-def web_request(form: WebForm, tenant: str, channel: Literal["web", "help_button"], receipt_time: datetime) -> CaseRequest:
+def web_request(
+    form: WebForm, tenant: str, channel: Literal["web", "help_button"], receipt_time: datetime
+) -> CaseRequest:
     return CaseRequest(
         tenant=tenant,
         channel=channel,
-        requester=Requester(name=form.name, email=form.email, phone=form.phone, company=form.company, building=form.building),
+        requester=Requester(
+            name=form.name, email=form.email, phone=form.phone, company=form.company, building=form.building
+        ),
         subject=form.subject,
         description=form.description,
         severity=form.severity,

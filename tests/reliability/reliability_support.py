@@ -37,9 +37,14 @@ class WorkerProcess:
         self._log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "worker"], cwd=REPO, env=self.env,
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                [sys.executable, "-m", "worker"],
+                cwd=REPO,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while "polling" not in self.log_since_start():
             if self.process.poll() is not None:
@@ -84,12 +89,19 @@ def write_drill_policy(folder: Path, hooks: HttpReceiver, *, step_wait: str = "1
     policy = {
         "tenant": "drill",
         "display_name": "Reliability drill",
-        "calendar": {"timezone": "UTC", "hours": {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}},
+        "calendar": {
+            "timezone": "UTC",
+            "hours": {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+        },
         "intake": {"channels": ["api", "email"], "required": [], "redact_phi": False},
         "default_severity": 1,
         "warn_at": 0.75,
         "severities": {
-            1: {"name": "Critical", "response": {"within": "30m", "clock": "24x7"}, "resolution": {"within": "4h", "clock": "24x7"}},
+            1: {
+                "name": "Critical",
+                "response": {"within": "30m", "clock": "24x7"},
+                "resolution": {"within": "4h", "clock": "24x7"},
+            },
         },
         "contacts": {name: webhook(name) for name in ("first-responder", "slow-pager", "team-lead")},
         "escalations": {
@@ -111,7 +123,7 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0,
     while True:
         try:
             result = await check()
-        except Exception:  # noqa: BLE001 (a case still opening, a server coming back)
+        except Exception:
             result = None
         if result or asyncio.get_running_loop().time() > deadline:
             return result

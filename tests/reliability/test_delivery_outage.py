@@ -8,7 +8,7 @@ really answers 503, so the delivery's own classification runs on each attempt.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from receivers import HttpReceiver, Reply
@@ -16,7 +16,7 @@ from reliability_support import timeline_events, write_drill_policy
 
 from workflows.contracts import CaseRequest, Requester
 
-T0 = datetime(2030, 1, 7, 15, 0, tzinfo=timezone.utc)
+T0 = datetime(2030, 1, 7, 15, 0, tzinfo=UTC)
 WARNING_AT = T0 + timedelta(minutes=22, seconds=30)  # 0.75 of the 30-minute Sev 1 response target
 RESPONSE_DUE = T0 + timedelta(minutes=30)
 OUTAGE_STARTS = T0 + timedelta(minutes=22)
@@ -46,9 +46,14 @@ async def test_a_ten_minute_webhook_outage_delays_pages_until_recovery_and_never
         await case_env.skip_to(T0)
         case = await case_env.open(
             CaseRequest(
-                tenant="drill", channel="api", requester=Requester(name="Ana Diaz", email="ana@clinic.example"),
-                subject="Scheduling page down", description="Every clinic sees an error page.", severity=1, received_at=T0,
-            )  # fmt: skip
+                tenant="drill",
+                channel="api",
+                requester=Requester(name="Ana Diaz", email="ana@clinic.example"),
+                subject="Scheduling page down",
+                description="Every clinic sees an error page.",
+                severity=1,
+                received_at=T0,
+            )
         )
         await case_env.settled(case)
 
@@ -69,8 +74,11 @@ async def test_a_ten_minute_webhook_outage_delays_pages_until_recovery_and_never
         await case_env.skip_to(RECOVERS + timedelta(minutes=3))
         status = await case_env.status(case)
 
-    sent = {(e.detail["ladder"], e.detail["step"], e.detail["contact"]): e for e in timeline_events(status, "notification_sent")}
-    assert PAGES <= set(sent), f"pages missing after recovery: {PAGES - set(sent)}"
+    sent = {
+        (e.detail["ladder"], e.detail["step"], e.detail["contact"]): e
+        for e in timeline_events(status, "notification_sent")
+    }
+    assert set(sent) >= PAGES, f"pages missing after recovery: {PAGES - set(sent)}"
     assert not timeline_events(status, "notification_failed"), "a page was given up on"
     delivered = [r for r in endpoint.requests if r.status == 200]
     keys = {r.headers["idempotency-key"] for r in delivered}
@@ -81,10 +89,14 @@ async def test_a_ten_minute_webhook_outage_delays_pages_until_recovery_and_never
     (breach,) = timeline_events(status, "breach", target="response")
     assert timedelta(0) <= breach.at - RESPONSE_DUE < timedelta(seconds=1), f"breach recorded at {breach.at}"
     (step2,) = timeline_events(status, "step_started", ladder="response_breach", step=2)
-    assert timedelta(0) <= step2.at - (RESPONSE_DUE + timedelta(minutes=1)) < timedelta(seconds=1), "the ladder waited for deliveries"
+    assert timedelta(0) <= step2.at - (RESPONSE_DUE + timedelta(minutes=1)) < timedelta(seconds=1), (
+        "the ladder waited for deliveries"
+    )
 
-    print(f"\noutage: connections refused {OUTAGE_STARTS:%H:%M}-{SERVICE_UNAVAILABLE_FROM:%H:%M} case time, "
-          f"HTTP 503 until {RECOVERS:%H:%M} ({len(unavailable)} attempts answered 503)")
+    print(
+        f"\noutage: connections refused {OUTAGE_STARTS:%H:%M}-{SERVICE_UNAVAILABLE_FROM:%H:%M} case time, "
+        f"HTTP 503 until {RECOVERS:%H:%M} ({len(unavailable)} attempts answered 503)"
+    )
     print(f"breach due {RESPONSE_DUE:%H:%M:%S}, recorded {breach.at:%H:%M:%S.%f}")
     recovery = {page: sent[page].at - recovered_at for page in sorted(PAGES)}
     refused = {}
@@ -94,10 +106,16 @@ async def test_a_ten_minute_webhook_outage_delays_pages_until_recovery_and_never
         key = f"{case.id}:{ladder}:1:1:{step}:{contact}:webhook"
         seen = [r for r in endpoint.requests if r.headers["idempotency-key"] == key]
         refused[page] = attempts - len(seen)
-        print(f"  {'/'.join(map(str, page))}: delivered {recovery[page].total_seconds():.1f}s of case time after recovery, "
-              f"on attempt {attempts} ({refused[page]} refused, {len(seen) - 1} answered 503)")
-    print(f"outage recovery time (case time from recovery to the last page delivered): {max(recovery.values()).total_seconds():.1f}s")
-    assert refused["response_warning", 1, "first-responder"] >= 5, "the warning's page was tried while connections were refused"
+        print(
+            f"  {'/'.join(map(str, page))}: delivered {recovery[page].total_seconds():.1f}s of case time after recovery, "
+            f"on attempt {attempts} ({refused[page]} refused, {len(seen) - 1} answered 503)"
+        )
+    print(
+        f"outage recovery time (case time from recovery to the last page delivered): {max(recovery.values()).total_seconds():.1f}s"
+    )
+    assert refused["response_warning", 1, "first-responder"] >= 5, (
+        "the warning's page was tried while connections were refused"
+    )
     for page in PAGES:
         assert sent[page].detail["attempts"] > 1
         assert timedelta(0) <= recovery[page] <= timedelta(seconds=61), "backoff is capped at 60 s"

@@ -41,18 +41,25 @@ class GatewayProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = os.environ | {
-            "TEMPORAL_ADDRESS": address, "SUPPORTFLOW_TASK_QUEUE": task_queue,
-            "SUPPORTFLOW_API_KEYS": f"{INTAKE_KEY}=intake", "SUPPORTFLOW_LOG_LEVEL": "WARNING",
-        }  # fmt: skip
+            "TEMPORAL_ADDRESS": address,
+            "SUPPORTFLOW_TASK_QUEUE": task_queue,
+            "SUPPORTFLOW_API_KEYS": f"{INTAKE_KEY}=intake",
+            "SUPPORTFLOW_LOG_LEVEL": "WARNING",
+        }
         self.log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
 
     async def start(self, timeout: float = 30.0) -> GatewayProcess:
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "starter.cli", "gateway", "--port", str(self.port)], cwd=REPO, env=self.env,
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                [sys.executable, "-m", "starter.cli", "gateway", "--port", str(self.port)],
+                cwd=REPO,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
         async def healthy():
             if self.process.poll() is not None:
@@ -74,11 +81,16 @@ class GatewayProcess:
 def burst_bodies(seed: int = 6) -> list[dict]:
     """900 distinct requests and 100 repeats of some of them, shuffled so a repeat may race its original."""
     originals = [
-        {"tenant": "blockit", "channel": "api", "source_id": f"burst-{n:04d}",
-         "requester": {"name": f"Requester {n}", "email": f"requester{n}@clinic.example"},
-         "subject": f"Burst case {n}", "description": "The scheduling page shows an error."}
+        {
+            "tenant": "blockit",
+            "channel": "api",
+            "source_id": f"burst-{n:04d}",
+            "requester": {"name": f"Requester {n}", "email": f"requester{n}@clinic.example"},
+            "subject": f"Burst case {n}",
+            "description": "The scheduling page shows an error.",
+        }
         for n in range(REQUESTS - DUPLICATES)
-    ]  # fmt: skip
+    ]
     chooser = random.Random(seed)
     bodies = originals + [dict(chooser.choice(originals)) for _ in range(DUPLICATES)]
     chooser.shuffle(bodies)
@@ -122,30 +134,49 @@ async def test_a_burst_of_1000_requests_with_10_percent_duplicates_opens_each_ca
                         started = time.perf_counter()
                         answer = await http.post("/v1/cases", json=body)
                         seconds = time.perf_counter() - started
-                        reply = answer.json() if answer.headers.get("content-type", "").startswith("application/json") else {}
+                        reply = (
+                            answer.json()
+                            if answer.headers.get("content-type", "").startswith("application/json")
+                            else {}
+                        )
                         answers.append((body, answer.status_code, reply, seconds))
 
-                processes = {"gateway": gateway.process.pid, "worker": worker.process.pid,
-                             "dev server": server.process._process.pid, "test (client, SMTP)": os.getpid()}  # fmt: skip
+                processes = {
+                    "gateway": gateway.process.pid,
+                    "worker": worker.process.pid,
+                    "dev server": server.process._process.pid,
+                    "test (client, SMTP)": os.getpid(),
+                }
                 cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
                 began = time.perf_counter()
                 await asyncio.gather(*(send(body) for body in bodies))
                 elapsed = time.perf_counter() - began
-                cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items() if cpu_before[name] is not None}
+                cpu_used = {
+                    name: cpu_seconds(pid) - cpu_before[name]
+                    for name, pid in processes.items()
+                    if cpu_before[name] is not None
+                }
 
             latencies = [seconds * 1000 for *_, seconds in answers]
             statuses = Counter(status for _, status, _, _ in answers)
-            print(f"\nburst: {REQUESTS} requests ({DUPLICATES} duplicates), {IN_FLIGHT} in flight, in {elapsed:.1f}s = "
-                  f"{REQUESTS / elapsed:.0f} requests/s; latency p50 {percentile(latencies, 0.5):.0f} ms, "
-                  f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms, mean {statistics.mean(latencies):.0f} ms; "
-                  f"statuses {dict(statuses)}")
-            print(f"CPU seconds during the burst ({os.cpu_count()} CPUs): " + ", ".join(f"{name} {used:.1f}" for name, used in cpu_used.items()))
+            print(
+                f"\nburst: {REQUESTS} requests ({DUPLICATES} duplicates), {IN_FLIGHT} in flight, in {elapsed:.1f}s = "
+                f"{REQUESTS / elapsed:.0f} requests/s; latency p50 {percentile(latencies, 0.5):.0f} ms, "
+                f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms, mean {statistics.mean(latencies):.0f} ms; "
+                f"statuses {dict(statuses)}"
+            )
+            print(
+                f"CPU seconds during the burst ({os.cpu_count()} CPUs): "
+                + ", ".join(f"{name} {used:.1f}" for name, used in cpu_used.items())
+            )
 
             assert set(statuses) <= {200, 201}, f"not every request was admitted: {dict(statuses)}"
             by_source: dict[str, list[tuple[int, dict]]] = defaultdict(list)
             for body, status, answer, _ in answers:
                 by_source[body["source_id"]].append((status, answer))
-            expected = {source: case_id(CaseRequest.model_validate(body)) for body in bodies for source in [body["source_id"]]}
+            expected = {
+                source: case_id(CaseRequest.model_validate(body)) for body in bodies for source in [body["source_id"]]
+            }
             for source, replies in by_source.items():
                 assert {answer["case_id"] for _, answer in replies} == {expected[source]}, source
                 assert [status for status, _ in replies].count(201) == 1, f"{source}: {replies}"
@@ -161,7 +192,9 @@ async def test_a_burst_of_1000_requests_with_10_percent_duplicates_opens_each_ca
             visible_since = time.perf_counter()
             found = await eventually(all_listed, timeout=60, every=1.0)
             assert found == wanted, f"visibility lists {len(found or ())} of {len(wanted)} cases"
-            print(f"visibility listed all {len(wanted)} cases {time.perf_counter() - visible_since:.1f}s after the burst")
+            print(
+                f"visibility listed all {len(wanted)} cases {time.perf_counter() - visible_since:.1f}s after the burst"
+            )
 
             async def all_running():
                 count = await client.count_workflows("WorkflowType = 'SupportCase' AND ExecutionStatus = 'Running'")
@@ -173,7 +206,9 @@ async def test_a_burst_of_1000_requests_with_10_percent_duplicates_opens_each_ca
             for case in first_sent:
                 await case_status(client.get_workflow_handle(case), timeout=60)
             opened = await client.count_workflows("WorkflowType = 'SupportCase' AND ResponseDueAt IS NOT NULL")
-            print(f"{opened.count} of {len(wanted)} cases opened by the worker {time.perf_counter() - began:.1f}s after the burst began")
+            print(
+                f"{opened.count} of {len(wanted)} cases opened by the worker {time.perf_counter() - began:.1f}s after the burst began"
+            )
         finally:
             await gateway.stop()
             await worker.stop()

@@ -38,7 +38,13 @@ async def raw_history(gateway: Gateway, case_id: str) -> bytes:
         for field, value in message.ListFields():
             if field.message_type is None:
                 continue
-            items = [value] if isinstance(value, Message) else list(value.values()) if hasattr(value, "values") else list(value)
+            items = (
+                [value]
+                if isinstance(value, Message)
+                else list(value.values())
+                if hasattr(value, "values")
+                else list(value)
+            )
             for item in items:
                 if isinstance(item, Message):
                     collect(item)
@@ -58,7 +64,9 @@ def assert_no_phi(haystack: bytes, where: str) -> None:
         assert secret.encode() not in haystack, f"{secret!r} reached {where}"
 
 
-def clinic_email(subject: str, body: str, *, message_id: str, attachment_name: str | None = None, **headers: str) -> bytes:
+def clinic_email(
+    subject: str, body: str, *, message_id: str, attachment_name: str | None = None, **headers: str
+) -> bytes:
     message = EmailMessage()
     message["From"] = "Ana Diaz <ana@clinic.example>"
     message["To"] = "support@blockit.example"
@@ -73,11 +81,18 @@ def clinic_email(subject: str, body: str, *, message_id: str, attachment_name: s
 
 
 async def test_phi_in_every_field_of_a_worked_blockit_case_never_reaches_its_raw_history(gateway: Gateway):
-    opened = await gateway.post("/v1/cases", json={
-        "tenant": "blockit", "channel": "api", "severity": 2, "source_id": f"phi-{uuid.uuid4().hex}",
-        "requester": {"name": "Ana Diaz", "email": "ana@clinic.example", "company": "Clinic Co"},
-        "subject": f"Booking fails for MRN {MRN}", "description": with_phi("Cannot book"),
-    })  # fmt: skip
+    opened = await gateway.post(
+        "/v1/cases",
+        json={
+            "tenant": "blockit",
+            "channel": "api",
+            "severity": 2,
+            "source_id": f"phi-{uuid.uuid4().hex}",
+            "requester": {"name": "Ana Diaz", "email": "ana@clinic.example", "company": "Clinic Co"},
+            "subject": f"Booking fails for MRN {MRN}",
+            "description": with_phi("Cannot book"),
+        },
+    )
     assert opened.status_code == 201, opened.text
     case = opened.json()["case_id"]
 
@@ -107,8 +122,18 @@ async def test_phi_in_every_field_of_a_worked_blockit_case_never_reaches_its_raw
     status = await gateway.status(case)
     assert status.state == "closed" and status.phi_redacted
     recorded = {e.event for e in status.timeline}
-    assert {"comment", "responded", "paused", "resumed", "amended", "workaround_provided", "emergency_requested",
-            "resolved", "reopened", "closed"} <= recorded  # fmt: skip
+    assert {
+        "comment",
+        "responded",
+        "paused",
+        "resumed",
+        "amended",
+        "workaround_provided",
+        "emergency_requested",
+        "resolved",
+        "reopened",
+        "closed",
+    } <= recorded
     history = await raw_history(gateway, case)
     assert b"Cannot book" in history and b"[redacted]" in history, "the search would not find plain text"
     assert_no_phi(history, f"the raw history of {case}")
@@ -117,28 +142,68 @@ async def test_phi_in_every_field_of_a_worked_blockit_case_never_reaches_its_raw
 async def test_phi_through_every_intake_route_and_an_email_reply_never_reaches_the_raw_history(gateway: Gateway):
     first_id = f"<{uuid.uuid4().hex}@clinic.example>"
     routes = {
-        "email": ("/v1/intake/email?tenant=blockit", {
-            "content": clinic_email(f"Chart for DOB {DOB}", with_phi("Cannot open the chart"), message_id=first_id,
-                                    attachment_name=f"chart MRN {MRN}.pdf"),
-            "headers": {"Content-Type": "message/rfc822"}}),
-        "voicemail": ("/v1/intake/voicemail?tenant=blockit", {
-            "json": {"caller_number": "+15555550123", "caller_name": "Ana Diaz", "transcription": with_phi("Calling about")}}),
-        "chat": ("/v1/intake/chat?tenant=blockit", {
-            "json": {"conversation_id": f"conv-{uuid.uuid4().hex}", "name": "Ana Diaz", "email": "ana@clinic.example",
-                     "message": with_phi("Help with"), "transcript": ["Bot: how can I help?", with_phi("Ana: it is about")]}}),
-        "web": ("/v1/intake/web?tenant=blockit", {
-            "data": {"name": "Ana Diaz", "email": "ana@clinic.example", "subject": f"Booking for SSN {SSN}",
-                     "description": with_phi("Web form about")}}),
-    }  # fmt: skip
+        "email": (
+            "/v1/intake/email?tenant=blockit",
+            {
+                "content": clinic_email(
+                    f"Chart for DOB {DOB}",
+                    with_phi("Cannot open the chart"),
+                    message_id=first_id,
+                    attachment_name=f"chart MRN {MRN}.pdf",
+                ),
+                "headers": {"Content-Type": "message/rfc822"},
+            },
+        ),
+        "voicemail": (
+            "/v1/intake/voicemail?tenant=blockit",
+            {
+                "json": {
+                    "caller_number": "+15555550123",
+                    "caller_name": "Ana Diaz",
+                    "transcription": with_phi("Calling about"),
+                }
+            },
+        ),
+        "chat": (
+            "/v1/intake/chat?tenant=blockit",
+            {
+                "json": {
+                    "conversation_id": f"conv-{uuid.uuid4().hex}",
+                    "name": "Ana Diaz",
+                    "email": "ana@clinic.example",
+                    "message": with_phi("Help with"),
+                    "transcript": ["Bot: how can I help?", with_phi("Ana: it is about")],
+                }
+            },
+        ),
+        "web": (
+            "/v1/intake/web?tenant=blockit",
+            {
+                "data": {
+                    "name": "Ana Diaz",
+                    "email": "ana@clinic.example",
+                    "subject": f"Booking for SSN {SSN}",
+                    "description": with_phi("Web form about"),
+                }
+            },
+        ),
+    }
     cases = {}
     for channel, (path, options) in routes.items():
         answer = await gateway.post(path, **options)
         assert answer.status_code == 201, f"{channel}: {answer.status_code} {answer.text}"
         cases[channel] = answer.json()["case_id"]
 
-    reply = clinic_email(f"Re: Chart for DOB {DOB}", with_phi("Still no chart for"), message_id=f"<{uuid.uuid4().hex}@clinic.example>",
-                         In_Reply_To=first_id, References=first_id)  # fmt: skip
-    answer = await gateway.post("/v1/intake/email?tenant=blockit", content=reply, headers={"Content-Type": "message/rfc822"})
+    reply = clinic_email(
+        f"Re: Chart for DOB {DOB}",
+        with_phi("Still no chart for"),
+        message_id=f"<{uuid.uuid4().hex}@clinic.example>",
+        In_Reply_To=first_id,
+        References=first_id,
+    )
+    answer = await gateway.post(
+        "/v1/intake/email?tenant=blockit", content=reply, headers={"Content-Type": "message/rfc822"}
+    )
     assert answer.status_code == 202 and answer.json()["case_id"] == cases["email"], answer.text
 
     for channel, case in cases.items():
@@ -150,14 +215,23 @@ async def test_phi_through_every_intake_route_and_an_email_reply_never_reaches_t
 
 
 async def test_phi_in_worked_with_never_reaches_the_raw_history(gateway: Gateway):
-    opened = await gateway.post("/v1/cases", json={
-        "tenant": "blockit", "channel": "api", "source_id": f"phi-{uuid.uuid4().hex}",
-        "requester": {"name": "Ana Diaz", "email": "ana@clinic.example"}, "subject": "Chart access",
-        "description": "The chart page is blank.", "worked_with": f"Dr Lee, about SSN {SSN}",
-    })  # fmt: skip
+    opened = await gateway.post(
+        "/v1/cases",
+        json={
+            "tenant": "blockit",
+            "channel": "api",
+            "source_id": f"phi-{uuid.uuid4().hex}",
+            "requester": {"name": "Ana Diaz", "email": "ana@clinic.example"},
+            "subject": "Chart access",
+            "description": "The chart page is blank.",
+            "worked_with": f"Dr Lee, about SSN {SSN}",
+        },
+    )
     assert opened.status_code == 201, opened.text
     case = opened.json()["case_id"]
-    amended = await gateway.post(f"/v1/cases/{case}/amend", scope="operate", json={"worked_with": f"Dr Lee, about MRN {MRN}"})
+    amended = await gateway.post(
+        f"/v1/cases/{case}/amend", scope="operate", json={"worked_with": f"Dr Lee, about MRN {MRN}"}
+    )
     assert amended.status_code == 200, amended.text
     assert_no_phi(await raw_history(gateway, case), f"the raw history of {case}")
 

@@ -52,15 +52,44 @@ def report(name: str) -> None:
 DURATION_LIKE = st.from_regex(r"\A(?:0|[1-9][0-9]{0,25}|-1|1\.5|)[mhdsw]?\Z")
 HOURS_LIKE = st.from_regex(r"\A[0-9]{1,3}:[0-9]{1,3}-[0-9]{1,3}:[0-9]{1,3}\Z")
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30), DURATION_LIKE, HOURS_LIKE,
-    st.dates(), st.sampled_from(["24x7", "business", "email", "sms", "voice", "chat", "webhook", "oncall",
-                                 "support-team", "America/Chicago", "Mars/Olympus", "US", "XX", "mon", "funday",
-                                 "http://hooks.example/x", "ftp://x", "+15555550100", "555-0100", "New Year's Day"]),
-)  # fmt: skip
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    DURATION_LIKE,
+    HOURS_LIKE,
+    st.dates(),
+    st.sampled_from(
+        [
+            "24x7",
+            "business",
+            "email",
+            "sms",
+            "voice",
+            "chat",
+            "webhook",
+            "oncall",
+            "support-team",
+            "America/Chicago",
+            "Mars/Olympus",
+            "US",
+            "XX",
+            "mon",
+            "funday",
+            "http://hooks.example/x",
+            "ftp://x",
+            "+15555550100",
+            "555-0100",
+            "New Year's Day",
+        ]
+    ),
+)
 VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.one_of(st.text(max_size=12), SCALARS), inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.one_of(st.text(max_size=12), SCALARS), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -104,14 +133,49 @@ def broken_policies(draw: st.DrawFn) -> str:
 
 # Text a hand-edited file really contains: unquoted dates and times, tags, anchors, tabs, bad indentation.
 LINE_FRAGMENTS = st.sampled_from(
-    ["tenant: blockit", "calendar:", "  timezone: America/Chicago", "  hours: {mon: [09:00-17:00]}",
-     "  holidays: [2027-11-26]", "  holidays: [2027-02-30]", "  holidays: [2027-13-01]", "severities:", "  1:",
-     "    response: {within: 30m, clock: 24x7}", "    resolution: {within: 2d, clock: business}", "  - a", "- b",
-     "escalations: {response_breach: [{notify: [nobody], via: [fax], wait: 1m}]}", "x: !!int abc", "x: !!float z",
-     "x: !!timestamp soon", "x: !!binary ===", "x: !!python/object:os.system {}", "a: &a [*a]", "b: *nope",
-     "\ttab: 1", "? complex", ": key", "{", "]", "'", '"', "---", "...", "%YAML 1.1", "key: |", "  literal",
-     "k: 99999999999999999999999999", "k: 0x_", "k: 1_000", "k: .inf", "k: ~", "<<: {a: 1}", "<<: 3"]
-)  # fmt: skip
+    [
+        "tenant: blockit",
+        "calendar:",
+        "  timezone: America/Chicago",
+        "  hours: {mon: [09:00-17:00]}",
+        "  holidays: [2027-11-26]",
+        "  holidays: [2027-02-30]",
+        "  holidays: [2027-13-01]",
+        "severities:",
+        "  1:",
+        "    response: {within: 30m, clock: 24x7}",
+        "    resolution: {within: 2d, clock: business}",
+        "  - a",
+        "- b",
+        "escalations: {response_breach: [{notify: [nobody], via: [fax], wait: 1m}]}",
+        "x: !!int abc",
+        "x: !!float z",
+        "x: !!timestamp soon",
+        "x: !!binary ===",
+        "x: !!python/object:os.system {}",
+        "a: &a [*a]",
+        "b: *nope",
+        "\ttab: 1",
+        "? complex",
+        ": key",
+        "{",
+        "]",
+        "'",
+        '"',
+        "---",
+        "...",
+        "%YAML 1.1",
+        "key: |",
+        "  literal",
+        "k: 99999999999999999999999999",
+        "k: 0x_",
+        "k: 1_000",
+        "k: .inf",
+        "k: ~",
+        "<<: {a: 1}",
+        "<<: 3",
+    ]
+)
 
 
 @st.composite

@@ -29,24 +29,44 @@ def drill_request(source_id: str, due_in: float) -> CaseRequest:
     """A Sev 1 case whose 30-minute response deadline falls `due_in` seconds from now."""
     received_at = datetime.now(UTC) - timedelta(minutes=30) + timedelta(seconds=due_in)
     return CaseRequest(
-        tenant="drill", channel="api", source_id=source_id,
+        tenant="drill",
+        channel="api",
+        source_id=source_id,
         requester=Requester(name="Ana Diaz", email="ana@clinic.example"),
-        subject=f"Restart drill {source_id}", description="Opened before the server restart.",
-        severity=1, received_at=received_at,
-    )  # fmt: skip
+        subject=f"Restart drill {source_id}",
+        description="Opened before the server restart.",
+        severity=1,
+        received_at=received_at,
+    )
 
 
 def unchanged_by_restart(before: CaseStatus, after: CaseStatus) -> None:
     """Everything `before` knew is still there: the same facts, and its timeline as the start of the new one."""
     assert after.timeline[: len(before.timeline)] == before.timeline, "a timeline entry was lost or changed"
-    for field in ("case_id", "tenant", "channel", "subject", "requester", "assignee", "severity", "received_at",
-                  "response_due_at", "resolution_due_at", "responded_at"):  # fmt: skip
+    for field in (
+        "case_id",
+        "tenant",
+        "channel",
+        "subject",
+        "requester",
+        "assignee",
+        "severity",
+        "received_at",
+        "response_due_at",
+        "resolution_due_at",
+        "responded_at",
+    ):
         assert getattr(after, field) == getattr(before, field), field
     assert set(before.breaches) <= set(after.breaches) and set(before.warnings) <= set(after.warnings)
 
 
 async def test_cases_and_timers_survive_a_dev_server_restart_on_the_same_sqlite_file(
-    tmp_path: Path, policies: Path, http_receiver: HttpReceiver, smtp_receiver, twilio_receiver, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    policies: Path,
+    http_receiver: HttpReceiver,
+    smtp_receiver,
+    twilio_receiver,
+    monkeypatch: pytest.MonkeyPatch,
 ):
     write_drill_policy(policies, http_receiver)
     queue = "reliability-restart"
@@ -62,8 +82,12 @@ async def test_cases_and_timers_survive_a_dev_server_restart_on_the_same_sqlite_
             worked = await start_case(client, drill_request("restart-worked", due_in=3600))
             after = await start_case(client, drill_request("restart-after", due_in=DOWNTIME + 25))
             await worked.handle.execute_update("assign", {"to": "team-lead"}, result_type=CaseStatus)
-            await worked.handle.signal("comment", {"author": "ana@clinic.example", "text": "Still down at every clinic."})
-            await worked.handle.execute_update("respond", {"by": "team-lead", "message": "Looking now."}, result_type=CaseStatus)
+            await worked.handle.signal(
+                "comment", {"author": "ana@clinic.example", "text": "Still down at every clinic."}
+            )
+            await worked.handle.execute_update(
+                "respond", {"by": "team-lead", "message": "Looking now."}, result_type=CaseStatus
+            )
             # Opened last, so that its deadline falls inside the downtime.
             down = await start_case(client, drill_request("restart-down", due_in=DOWNTIME / 2 + 1))
             cases = {"down": down, "after": after, "worked": worked}
@@ -78,18 +102,26 @@ async def test_cases_and_timers_survive_a_dev_server_restart_on_the_same_sqlite_
         finally:
             await worker.stop()
     stopped_at, stopped_wall = time.monotonic(), datetime.now(UTC)
-    assert stopped_wall < before["down"].response_due_at, "the server stopped too late for the drill: the deadline had passed"
-    print(f"\nserver stopped with {len(cases)} cases open ({(before['down'].response_due_at - stopped_wall).total_seconds():.1f}s "
-          f"before one's deadline); their timelines hold {sum(len(s.timeline) for s in before.values())} entries")
+    assert stopped_wall < before["down"].response_due_at, (
+        "the server stopped too late for the drill: the deadline had passed"
+    )
+    print(
+        f"\nserver stopped with {len(cases)} cases open ({(before['down'].response_due_at - stopped_wall).total_seconds():.1f}s "
+        f"before one's deadline); their timelines hold {sum(len(s.timeline) for s in before.values())} entries"
+    )
 
     await asyncio.sleep(max(0.0, DOWNTIME - (time.monotonic() - stopped_at)))
     async with DevServer(data_dir, ui=False, **ports) as server:
         print(f"server back after {time.monotonic() - stopped_at:.1f}s on the same SQLite file and ports")
-        assert datetime.now(UTC) > before["down"].response_due_at, "the drill's deadline did not fall inside the downtime"
+        assert datetime.now(UTC) > before["down"].response_due_at, (
+            "the drill's deadline did not fall inside the downtime"
+        )
         client = await server.connect(data_converter=pydantic_data_converter)
         worker = await WorkerProcess(server.address, queue, logs).start()
         try:
-            assert datetime.now(UTC) < before["after"].response_due_at, "the later deadline passed before the restart was done"
+            assert datetime.now(UTC) < before["after"].response_due_at, (
+                "the later deadline passed before the restart was done"
+            )
             handles = {name: client.get_workflow_handle(opened.case_id) for name, opened in cases.items()}
 
             async def breached(name: str):
@@ -114,8 +146,10 @@ async def test_cases_and_timers_survive_a_dev_server_restart_on_the_same_sqlite_
         unchanged_by_restart(before[name], status)
     (late,) = timeline_events(down_after, "breach", target="response")
     (on_time,) = timeline_events(after_after, "breach", target="response")
-    print(f"breach due during the downtime recorded {late.detail['lateness_seconds']:.1f}s late (once the server was back); "
-          f"breach due after the restart recorded {on_time.detail['lateness_seconds']:.2f}s late")
+    print(
+        f"breach due during the downtime recorded {late.detail['lateness_seconds']:.1f}s late (once the server was back); "
+        f"breach due after the restart recorded {on_time.detail['lateness_seconds']:.2f}s late"
+    )
     assert on_time.detail["lateness_seconds"] < 2.0, "a timer after the restart fired late"
     assert late.detail["lateness_seconds"] < DOWNTIME + 30, "the missed deadline was not caught up promptly"
     assert worked_after.assignee == "team-lead" and worked_after.responded_at is not None

@@ -26,15 +26,24 @@ FAST, SLOW, LEAD = "/webhook/first-responder", "/webhook/slow-pager", "/webhook/
 
 def drill_request(source_id: str) -> CaseRequest:
     return CaseRequest(
-        tenant="drill", channel="api", source_id=source_id,
+        tenant="drill",
+        channel="api",
+        source_id=source_id,
         requester=Requester(name="Ana Diaz", email="ana@clinic.example"),
-        subject="Scheduling page down", description="Every clinic sees an error page.",
-        severity=1, received_at=datetime.now(UTC) - timedelta(minutes=31),
-    )  # fmt: skip
+        subject="Scheduling page down",
+        description="Every clinic sees an error page.",
+        severity=1,
+        received_at=datetime.now(UTC) - timedelta(minutes=31),
+    )
 
 
 async def test_a_worker_killed_between_two_steps_loses_no_step_and_repeats_only_under_the_same_key(
-    tmp_path: Path, policies: Path, http_receiver: HttpReceiver, smtp_receiver, twilio_receiver, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    policies: Path,
+    http_receiver: HttpReceiver,
+    smtp_receiver,
+    twilio_receiver,
+    monkeypatch: pytest.MonkeyPatch,
 ):
     write_drill_policy(policies, http_receiver)
     # The slow pager is still answering step 1 when the worker dies: that delivery must be sent again.
@@ -87,12 +96,17 @@ async def test_a_worker_killed_between_two_steps_loses_no_step_and_repeats_only_
     assert len(keys_by_path[SLOW]) >= 2, "the page lost with the worker was not sent again"
     print(f"deliveries per endpoint: { {path: len(keys) for path, keys in keys_by_path.items()} }")
     slow = http_receiver.requests_to(SLOW)
-    print(f"the lost page was sent again {(slow[1].received_at - slow[0].received_at).total_seconds():.1f}s after the first try "
-          "(the activity's 30 s start-to-close timeout, then the 1 s retry)")
+    print(
+        f"the lost page was sent again {(slow[1].received_at - slow[0].received_at).total_seconds():.1f}s after the first try "
+        "(the activity's 30 s start-to-close timeout, then the 1 s retry)"
+    )
 
     for step in (1, 2):
         assert len(timeline_events(status, "step_started", ladder="response_breach", step=step)) == 1
-    sent = {(e.detail["step"], e.detail["contact"]): e.detail["attempts"] for e in timeline_events(status, "notification_sent", ladder="response_breach")}
+    sent = {
+        (e.detail["step"], e.detail["contact"]): e.detail["attempts"]
+        for e in timeline_events(status, "notification_sent", ladder="response_breach")
+    }
     assert set(sent) == {(1, "first-responder"), (1, "slow-pager"), (2, "team-lead")}
     assert sent[1, "slow-pager"] >= 2
     assert not timeline_events(status, "notification_failed")
