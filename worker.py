@@ -6,12 +6,8 @@ self-hosted cluster and Temporal Cloud.
 
 | variable | default | why |
 |---|---|---|
-| `TEMPORAL_ADDRESS` | `localhost:7233` | the frontend's gRPC address |
-| `TEMPORAL_NAMESPACE` | `default` | |
-| `SUPPORTFLOW_TASK_QUEUE` | `support-cases` | the contract's task queue |
-| `TEMPORAL_TLS_CERT`, `TEMPORAL_TLS_KEY` | unset | paths to a client certificate and key (mTLS); set both or neither |
-| `TEMPORAL_TLS_CA` | unset | path to the server's CA, for a cluster with a private CA |
-| `TEMPORAL_API_KEY` | unset | an API key (Temporal Cloud); turns TLS on |
+| `TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `SUPPORTFLOW_TASK_QUEUE`, TLS, API key, encryption | | the connection, as every client reads it (starter/client.py) |
+| `SUPPORTFLOW_ACK_SECRET`, `SUPPORTFLOW_PORTAL_SECRET` | required | sign the links deliveries carry; `supportflow up` writes them (docs/security.md) |
 | `SUPPORTFLOW_MAX_CACHED_WORKFLOWS` | `10000` | at least the number of open cases: an evicted case replays its whole history on its next deadline |
 | `SUPPORTFLOW_MAX_CONCURRENT_ACTIVITIES` | `200` | deliveries are I/O-bound and a pile-up of deadlines pages many people at once |
 | `SUPPORTFLOW_MAX_CONCURRENT_WORKFLOW_TASKS` | `100` | |
@@ -22,7 +18,6 @@ self-hosted cluster and Temporal Cloud.
 | `SUPPORTFLOW_METRICS_PORT` | unset | serve Prometheus metrics on this port |
 | `SUPPORTFLOW_METRICS_HOST` | `127.0.0.1` | the metrics bind address; `0.0.0.0` when a scraper runs in another container |
 | `SUPPORTFLOW_LOG_LEVEL` | `INFO` | |
-| `SUPPORTFLOW_ENCRYPTION_KEY` | unset | `id:base64[,…]`: encrypt payloads (starter/encryption.py); the first key encrypts, every listed key decrypts |
 
 At start the worker lists the namespace's search attributes and exits,
 naming any contract attribute that is missing or has the wrong type: a case
@@ -33,26 +28,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import pkgutil
 import signal
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
-from temporalio.client import Client, TLSConfig
+from temporalio.client import Client
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from starter import encryption, logs
+import environment
+from environment import SettingsError
+from starter import logs
+from starter.client import ClientSettings, TemporalUnavailable, connect
 from workflows import search_attributes
 
 log = logging.getLogger("supportflow.worker")
@@ -62,29 +58,14 @@ log = logging.getLogger("supportflow.worker")
 LIBRARIES_PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "zoneinfo")
 # The workflow definitions. The `strict` sandbox re-imports them for every case, which is what catches a
 # stray `datetime.now()` in them at run time; `shared` imports them once, like the rest of `workflows`.
-WORKFLOW_DEFINITIONS = frozenset(
-    {"workflows.case", "workflows.case_updates", "workflows.case_escalation", "workflows.auditor"}
-)
+WORKFLOW_DEFINITIONS = frozenset({"workflows.case", "workflows.auditor"})
 SANDBOXES = ("shared", "strict")
-
-
-class SettingsError(ValueError):
-    """An environment variable the worker cannot use, named."""
-
-
-class CannotConnect(RuntimeError):
-    pass
+REQUIRED_SECRETS = ("SUPPORTFLOW_ACK_SECRET", "SUPPORTFLOW_PORTAL_SECRET")
 
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    address: str = "localhost:7233"
-    namespace: str = "default"
-    task_queue: str = "support-cases"
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    tls_ca: Path | None = None
-    api_key: str | None = None
+    client: ClientSettings = field(default_factory=ClientSettings)
     max_cached_workflows: int = 10_000
     max_concurrent_activities: int = 200
     max_concurrent_workflow_tasks: int = 100
@@ -95,32 +76,20 @@ class WorkerSettings:
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"
-    encryption: encryption.Keyring | None = None
 
     @property
-    def tls(self) -> bool:
-        return bool(self.tls_cert or self.api_key or self.tls_ca)
+    def task_queue(self) -> str:
+        return self.client.task_queue
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
         """Read the table in this module's docstring; a bad value raises `SettingsError` naming the variable."""
-        values = {}
+        values: dict[str, Any] = {"client": ClientSettings.from_env(env)}
         for field_name, variable, parse in ENVIRONMENT:
-            raw = env.get(variable, "").strip()
+            raw = environment.value(variable, env)
             if raw:
                 values[field_name] = parse(variable, raw)
-        if ("tls_cert" in values) != ("tls_key" in values):
-            missing = "TEMPORAL_TLS_KEY" if "tls_cert" in values else "TEMPORAL_TLS_CERT"
-            raise SettingsError(f"{missing} is not set: mTLS needs both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY")
         return cls(**values)
-
-
-def _text(name: str, value: str) -> str:
-    return value
-
-
-def _path(name: str, value: str) -> Path:
-    return Path(value)
 
 
 def _count(name: str, value: str) -> int:
@@ -157,22 +126,8 @@ def _sandbox(name: str, value: str) -> str:
     return value.lower()
 
 
-def _keyring(name: str, value: str) -> encryption.Keyring:
-    try:
-        return encryption.parse_keyring(value)
-    except encryption.EncryptionKeyError as problem:
-        raise SettingsError(str(problem)) from None
-
-
 # (WorkerSettings field, environment variable, parser); an unset or empty variable keeps the default.
 ENVIRONMENT: tuple[tuple[str, str, Callable[[str, str], Any]], ...] = (
-    ("address", "TEMPORAL_ADDRESS", _text),
-    ("namespace", "TEMPORAL_NAMESPACE", _text),
-    ("task_queue", "SUPPORTFLOW_TASK_QUEUE", _text),
-    ("tls_cert", "TEMPORAL_TLS_CERT", _path),
-    ("tls_key", "TEMPORAL_TLS_KEY", _path),
-    ("tls_ca", "TEMPORAL_TLS_CA", _path),
-    ("api_key", "TEMPORAL_API_KEY", _text),
     ("max_cached_workflows", "SUPPORTFLOW_MAX_CACHED_WORKFLOWS", _count),
     ("max_concurrent_activities", "SUPPORTFLOW_MAX_CONCURRENT_ACTIVITIES", _count),
     ("max_concurrent_workflow_tasks", "SUPPORTFLOW_MAX_CONCURRENT_WORKFLOW_TASKS", _count),
@@ -181,9 +136,8 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str, str], Any]], ...] = (
     ("workflow_sandbox", "SUPPORTFLOW_WORKFLOW_SANDBOX", _sandbox),
     ("graceful_shutdown_seconds", "SUPPORTFLOW_GRACEFUL_SHUTDOWN_SECONDS", _seconds),
     ("metrics_port", "SUPPORTFLOW_METRICS_PORT", _port),
-    ("metrics_host", "SUPPORTFLOW_METRICS_HOST", _text),
+    ("metrics_host", "SUPPORTFLOW_METRICS_HOST", lambda name, value: value),
     ("log_level", "SUPPORTFLOW_LOG_LEVEL", _log_level),
-    ("encryption", encryption.VARIABLE, _keyring),
 )
 
 
@@ -231,33 +185,6 @@ def metrics_runtime(settings: WorkerSettings) -> Runtime | None:
         return None
     bind_address = f"{settings.metrics_host}:{settings.metrics_port}"
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
-
-
-async def connect(settings: WorkerSettings, runtime: Runtime | None = None) -> Client:
-    tls: bool | TLSConfig = False
-    if settings.tls:
-        tls = TLSConfig(
-            server_root_ca_cert=_read(settings.tls_ca, "TEMPORAL_TLS_CA"),
-            client_cert=_read(settings.tls_cert, "TEMPORAL_TLS_CERT"),
-            client_private_key=_read(settings.tls_key, "TEMPORAL_TLS_KEY"),
-        )
-    return await Client.connect(
-        settings.address,
-        namespace=settings.namespace,
-        api_key=settings.api_key,
-        tls=tls,
-        data_converter=encryption.data_converter(settings.encryption),
-        runtime=runtime,
-    )
-
-
-def _read(path: Path | None, name: str) -> bytes | None:
-    if path is None:
-        return None
-    try:
-        return path.read_bytes()
-    except OSError as problem:
-        raise SettingsError(f"{name}={str(path)!r}: {problem.strerror or problem}") from None
 
 
 async def search_attribute_problems(client: Client, namespace: str) -> list[str] | None:
@@ -317,7 +244,7 @@ def build_worker(client: Client, task_queue: str | None = None, *, settings: Wor
         raise ValueError(
             "build_worker needs a client connected with temporalio.contrib.pydantic.pydantic_data_converter"
         )
-    settings = settings or WorkerSettings.from_env(os.environ)
+    settings = settings or WorkerSettings.from_env()
     workflows, activities = registered(client)
     return Worker(
         client,
@@ -336,14 +263,9 @@ def build_worker(client: Client, task_queue: str | None = None, *, settings: Wor
 
 async def run_worker(settings: WorkerSettings | None = None) -> None:
     """Connect, check the search attributes, then poll until SIGTERM or SIGINT and shut down gracefully."""
-    settings = settings or WorkerSettings.from_env(os.environ)
-    try:
-        client = await connect(settings, metrics_runtime(settings))
-    except RuntimeError as problem:  # the SDK reports an unreachable server as a RuntimeError
-        raise CannotConnect(
-            f"cannot reach Temporal at {settings.address} (namespace {settings.namespace}): {problem}"
-        ) from None
-    await check_search_attributes(client, settings.namespace)
+    settings = settings or WorkerSettings.from_env()
+    client = await connect(settings.client, metrics_runtime(settings))
+    await check_search_attributes(client, settings.client.namespace)
     worker = build_worker(client, settings=settings)
 
     stop = asyncio.Event()
@@ -355,8 +277,8 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
     log.info(
         "polling %s on %s (namespace %s)%s",
         settings.task_queue,
-        settings.address,
-        settings.namespace,
+        settings.client.address,
+        settings.client.namespace,
         f"; metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics" if settings.metrics_port else "",
     )
     stopping = asyncio.create_task(stop.wait())
@@ -369,14 +291,17 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
 
 
 def main() -> int:
+    """The entry point: the secrets deliveries sign links with must be set before any case is touched."""
     try:
-        settings = WorkerSettings.from_env(os.environ)
+        settings = WorkerSettings.from_env()
+        for secret in REQUIRED_SECRETS:
+            environment.required(secret, why="deliveries sign acknowledgement and portal links with it")
     except SettingsError as problem:
         sys.exit(f"supportflow worker: {problem}")
     logs.configure(settings.log_level)
     try:
         asyncio.run(run_worker(settings))
-    except (SettingsError, CannotConnect, MissingSearchAttributes) as problem:
+    except (SettingsError, TemporalUnavailable, MissingSearchAttributes) as problem:
         sys.exit(f"supportflow worker: {problem}")
     return 0
 

@@ -18,11 +18,10 @@ from datetime import datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.ack_link import ACK_LINK_LIFETIME, ack_url
 from activities.channels import chat, email, twilio, webhook
 from activities.channels.failures import DeliveryFailed, DeliveryRejected, DeliveryUnavailable
-from activities.portal_link import PORTAL_LINK_LIFETIME, portal_url
 from activities.settings import Settings, SettingsError
+from signed_links import ACK_LINK_LIFETIME, PORTAL_LINK_LIFETIME, ack_url, portal_url
 from workflows.contracts import Delivery, DeliveryResult
 from workflows.delivery_policy import DELIVER_ACTIVITY, DELIVERY_REJECTED, DELIVERY_UNAVAILABLE
 
@@ -47,7 +46,8 @@ async def deliver(delivery: Delivery) -> DeliveryResult:
         link = None
         if delivery.ladder not in REQUESTER_LADDERS:
             # The first scheduling time, not this attempt's: every retry signs the same link.
-            link = ack_url(delivery.case_id, delivery.contact, info.scheduled_time + ACK_LINK_LIFETIME, settings)
+            expires_at = info.scheduled_time + ACK_LINK_LIFETIME
+            link = ack_url(settings.public_url, delivery.case_id, delivery.contact, expires_at, settings.secret("ack"))
         if delivery.ladder == "requester_ack" and delivery.channel == "email":
             delivery = with_portal_link(delivery, info.scheduled_time, settings)
         detail = await CHANNELS[delivery.channel](delivery, link, settings)
@@ -67,13 +67,8 @@ async def deliver(delivery: Delivery) -> DeliveryResult:
 
 def with_portal_link(delivery: Delivery, scheduled: datetime, settings: Settings) -> Delivery:
     """The acknowledgement email lets the requester follow their cases (signed from the first scheduling, so retries match)."""
-    url = portal_url(
-        settings.public_url,
-        delivery.tenant,
-        delivery.address,
-        scheduled + PORTAL_LINK_LIFETIME,
-        settings.portal_signing_secret,
-    )
+    expires_at = scheduled + PORTAL_LINK_LIFETIME
+    url = portal_url(settings.public_url, delivery.tenant, delivery.address, expires_at, settings.secret("portal"))
     return delivery.model_copy(update={"message": f"{delivery.message}\n\nFollow your open requests: {url}"})
 
 

@@ -11,22 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-# A development default so that `supportflow up` works out of the box. Links
-# signed with it can be forged by anyone who reads this file: set
-# SUPPORTFLOW_ACK_SECRET in every shared or production deployment.
-DEV_ACK_SECRET = "supportflow-dev-ack-secret-not-for-production"
+import environment
+from environment import SettingsError
 
 SmtpTls = Literal["none", "starttls", "ssl"]
-
-
-class SettingsError(ValueError):
-    """An environment variable with a value we cannot use; the message names the variable."""
 
 
 @dataclass(frozen=True)
 class Settings:
     public_url: str = "http://127.0.0.1:8000"
-    ack_secret: str = DEV_ACK_SECRET
+    ack_secret: str | None = None
     portal_secret: str | None = None
     delivery_timeout: float = 10.0
     twilio_base_url: str = "https://api.twilio.com"
@@ -40,25 +34,27 @@ class Settings:
     smtp_password: str | None = None
     smtp_from: str = "supportflow@localhost"
 
-    @property
-    def portal_signing_secret(self) -> str:
-        """The gateway verifies portal links with the same choice (starter/gateway/settings.py)."""
-        return self.portal_secret or self.ack_secret
+    def secret(self, name: str) -> str:
+        """`ack` or `portal`: the signing secret, or a SettingsError naming the variable that must be set."""
+        found = self.ack_secret if name == "ack" else self.portal_secret
+        if not found:
+            raise SettingsError(f"SUPPORTFLOW_{name.upper()}_SECRET is not set: links cannot be signed")
+        return found
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
 
         def text(name: str, default: str | None = None) -> str | None:
-            return env.get(name) or default
+            return environment.value(name, env) or default
 
         tls = (text("SUPPORTFLOW_SMTP_TLS", "none") or "none").lower()
         if tls not in ("none", "starttls", "ssl"):
             raise SettingsError(f"SUPPORTFLOW_SMTP_TLS={tls!r} must be one of none, starttls, ssl")
         return cls(
             public_url=(text("SUPPORTFLOW_PUBLIC_URL", cls.public_url) or cls.public_url).rstrip("/"),
-            ack_secret=text("SUPPORTFLOW_ACK_SECRET", DEV_ACK_SECRET) or DEV_ACK_SECRET,
-            portal_secret=(text("SUPPORTFLOW_PORTAL_SECRET") or "").strip() or None,
+            ack_secret=text("SUPPORTFLOW_ACK_SECRET"),
+            portal_secret=text("SUPPORTFLOW_PORTAL_SECRET"),
             delivery_timeout=_number(env, "SUPPORTFLOW_DELIVERY_TIMEOUT", cls.delivery_timeout),
             twilio_base_url=(text("SUPPORTFLOW_TWILIO_BASE_URL", cls.twilio_base_url) or "").rstrip("/"),
             twilio_account_sid=text("TWILIO_ACCOUNT_SID"),

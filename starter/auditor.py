@@ -224,13 +224,12 @@ def describe_report(report: AuditReport) -> str:
 
 
 async def _connect() -> Client:
-    from worker import SettingsError, WorkerSettings, connect
+    from environment import SettingsError
+    from starter.client import TemporalUnavailable, connect
 
     try:
-        settings = WorkerSettings.from_env(os.environ)
+        return await connect()
     except SettingsError as problem:
         raise AuditCommandFailed(str(problem), 2) from None
-    try:
-        return await connect(settings)
-    except RuntimeError as problem:  # the SDK reports an unreachable server as a RuntimeError
-        raise AuditCommandFailed(f"cannot reach Temporal at {settings.address}: {problem}") from None
+    except TemporalUnavailable as problem:
+        raise AuditCommandFailed(problem.message) from None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from activities.policy import PolicyError
 from starter import policy_command, sla_command
 from starter.commands import case as case_command
 from starter.commands import policy_apply
+from tenant_policies import PolicyError
 
 
 def build_parser() -> argparse.ArgumentParser:

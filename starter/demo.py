@@ -9,14 +9,13 @@ Requesters and contacts are placeholders; nothing here is PHI.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.client import Client
 
-from starter.cases import start_case
+import tenant_policies
 from workflows.contracts import (
     Acknowledge,
     Assign,
@@ -193,26 +192,13 @@ async def open_demo_cases(client: Client, cases: tuple[DemoCase, ...] = DEMO_CAS
     now = datetime.now(UTC)
     outcomes = []
     for demo in cases:
-        opened = await start_case(client, demo.request(now))
-        status = await _answered(opened.handle)
+        opened = await cases.start_case(client, demo.request(now), tenant_policies.loaded_policy(demo.tenant, now.year))
+        status = await cases.case_status(client, opened.case_id)
         if not opened.duplicate:
             for update, args in demo.steps:
-                status = await opened.handle.execute_update(update, args, result_type=CaseStatus)
+                status = await cases.run_update(client, opened.case_id, update, args)
         outcomes.append(DemoOutcome(opened.case_id, demo.slug, not opened.duplicate, status))
     return outcomes
-
-
-async def _answered(handle) -> CaseStatus:
-    """The status once the case has loaded its policy (a moment after start)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + OPENING_PATIENCE
-    while True:
-        try:
-            return await handle.query("status", result_type=CaseStatus)
-        except WorkflowQueryFailedError as still_opening:
-            if "still opening" not in str(still_opening) or loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.1)
 
 
 def describe(outcomes: list[DemoOutcome]) -> str:

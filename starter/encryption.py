@@ -38,6 +38,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverter, PayloadCodec, PayloadConverter
 from temporalio.exceptions import ApplicationError
 
+import environment
+from environment import SettingsError
+
 if TYPE_CHECKING:
     from temporalio.client import Client
 
@@ -54,7 +57,7 @@ _EMAIL_INFO = b"supportflow requester-email v1"
 MAKE_A_KEY = "python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
 
 
-class EncryptionKeyError(ValueError):
+class EncryptionKeyError(SettingsError):
     """SUPPORTFLOW_ENCRYPTION_KEY cannot be used; the message names the variable and the entry, never key material."""
 
 
@@ -124,8 +127,8 @@ def _base64(text: str) -> bytes | None:
 
 
 def keyring_from_env(env: Mapping[str, str] | None = None) -> Keyring | None:
-    """The environment's keyring, or None when SUPPORTFLOW_ENCRYPTION_KEY is unset or blank (encryption off)."""
-    text = (os.environ if env is None else env).get(VARIABLE, "").strip()
+    """The environment's keyring, or None when SUPPORTFLOW_ENCRYPTION_KEY (or its _FILE) is unset (encryption off)."""
+    text = environment.value(VARIABLE, env)
     return parse_keyring(text) if text else None
 
 

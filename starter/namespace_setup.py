@@ -127,10 +127,11 @@ async def _until(check, what: str, timeout: float = 30.0):
 
 async def connect_when_up(wait: float) -> tuple[Client, str]:
     """The worker's connection (TLS, API key), retried for `wait` seconds while the server starts."""
-    from worker import SettingsError, WorkerSettings, connect
+    from environment import SettingsError
+    from starter.client import ClientSettings, TemporalUnavailable, connect
 
     try:
-        settings = WorkerSettings.from_env(os.environ)
+        settings = ClientSettings.from_env()
     except SettingsError as problem:
         raise SetupFailed(str(problem)) from None
     loop = asyncio.get_running_loop()
@@ -138,9 +139,9 @@ async def connect_when_up(wait: float) -> tuple[Client, str]:
     while True:
         try:
             return await connect(settings), settings.namespace
-        except RuntimeError as problem:  # the SDK reports an unreachable server as a RuntimeError
+        except TemporalUnavailable as problem:
             if loop.time() > deadline:
-                raise SetupFailed(f"cannot reach Temporal at {settings.address} after {wait:.0f}s: {problem}") from None
+                raise SetupFailed(f"{problem.message} (gave up after {wait:.0f}s)") from None
             await asyncio.sleep(1.0)
 
 

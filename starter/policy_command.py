@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from activities.policy import PolicyError, policy_dir, read_policy_file
+from tenant_policies import PolicyError, policy_dir, read_policy_file
 
 
 def add_check_arguments(parser: argparse.ArgumentParser) -> None:

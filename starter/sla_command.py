@@ -6,7 +6,7 @@ import argparse
 import json
 from datetime import datetime
 
-from activities.policy import load_tenant_policy, policy_path, years_around
+import tenant_policies
 from workflows.sla import deadlines, target_due
 
 
@@ -35,10 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     received_at = aware(args.received_at, "--received-at")
     emergency_at = aware(args.emergency_at, "--emergency-at") if args.emergency_at else None
-    first, last = years_around(received_at.date())
-    if not policy_path(args.tenant).is_file():
-        raise UsageError(f"--tenant: no policy for tenant {args.tenant!r} ({policy_path(args.tenant)} does not exist)")
-    loaded = load_tenant_policy(args.tenant, first, last)
+    try:
+        loaded = tenant_policies.loaded_policy(args.tenant, received_at.year)
+    except tenant_policies.UnknownTenant as unknown:
+        raise UsageError(f"--tenant: {unknown}") from None
     policy = loaded.policy
     if args.severity not in policy.severities:
         known = ", ".join(str(level) for level in policy.severities)

@@ -92,7 +92,7 @@ async def up(data_dir: Path, *, port: int = GRPC_PORT, ui_port: int = UI_PORT, d
 
 
 def worker_service(server: DevServer, data_dir: Path) -> Service:
-    env = _child_env(server)
+    env = _child_env(server, data_dir)
     process = ChildProcess("worker", [sys.executable, "-m", "worker"], data_dir / "logs" / "worker.log", env)
     task_queue = env.get("SUPPORTFLOW_TASK_QUEUE") or "support-cases"
     return Service(process, lambda: _worker_polling(server, task_queue, process), [("worker", f"polling {task_queue}")])
@@ -111,7 +111,7 @@ def gateway_service(server: DevServer, data_dir: Path) -> Service | None:
             f"port {port} (gateway) is already in use on {GATEWAY_HOST}; stop what holds it or set SUPPORTFLOW_GATEWAY_PORT"
         )
     key, key_file = dev_api_key(data_dir)
-    env = _child_env(server)
+    env = _child_env(server, data_dir)
     env["SUPPORTFLOW_API_KEYS"] = ",".join(
         filter(None, [env.get("SUPPORTFLOW_API_KEYS", "").strip(), f"{key}=intake+operate+admin"])
     )
@@ -144,13 +144,19 @@ def public_url() -> str:
 
 def dev_api_key(data_dir: Path) -> tuple[str, Path]:
     key_file = data_dir / "dev-api-key"
-    if key_file.is_file() and key_file.read_text().strip():
-        return key_file.read_text().strip(), key_file
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(24)
-    key_file.touch(mode=0o600)
-    key_file.write_text(key + "\n")
-    return key, key_file
+    return kept_secret(key_file), key_file
+
+
+def kept_secret(path: Path) -> str:
+    """A random secret made once per data dir (mode 0600) and reused, so links and keys survive restarts."""
+    if path.is_file() and path.read_text().strip():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(value + "\n")
+    return value
 
 
 async def _gateway_healthy(url: str, process: ChildProcess) -> None:
@@ -180,9 +186,13 @@ class ServiceFailed(RuntimeError):
     pass
 
 
-def _child_env(server: DevServer) -> dict[str, str]:
+def _child_env(server: DevServer, data_dir: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in REMOTE_CONNECTION_VARIABLES}
     env.update(TEMPORAL_ADDRESS=server.address, TEMPORAL_NAMESPACE=server.namespace, PYTHONUNBUFFERED="1")
+    # No secret is written in the source: each data dir gets its own, unless the environment sets them.
+    for variable, file in (("SUPPORTFLOW_ACK_SECRET", "ack-secret"), ("SUPPORTFLOW_PORTAL_SECRET", "portal-secret")):
+        if not (env.get(variable) or env.get(f"{variable}_FILE")):
+            env[variable] = kept_secret(data_dir / file)
     # Acknowledgement and portal links point at the gateway `up` runs, unless told otherwise.
     env.setdefault("SUPPORTFLOW_PUBLIC_URL", gateway_url())
     return env

@@ -1,12 +1,16 @@
-"""Shared fixtures: real Temporal servers, real delivery receivers, and policies pointed at them."""
+"""Shared fixtures: real Temporal servers, real delivery receivers, and policies pointed at them.
 
-from __future__ import annotations
+The fixture modules live in tests/support/, which pytest puts on the import path (pyproject.toml:
+`pythonpath`), so a test module imports them by name.
+"""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import os
 
 from case_fixtures import case_env, policies  # noqa: F401
-from delivery_fixtures import ack_settings, http_receiver, smtp_receiver, twilio_receiver  # noqa: F401
+from delivery_fixtures import ACK_SECRET, PORTAL_SECRET, ack_settings, http_receiver, smtp_receiver, twilio_receiver  # noqa: F401
 from temporal_fixtures import time_skipping_env  # noqa: F401
+
+# No secret is written in the source (docs/security.md): the tests sign links with their own, and so do the
+# workers and gateways they start as processes.
+os.environ.setdefault("SUPPORTFLOW_ACK_SECRET", ACK_SECRET)
+os.environ.setdefault("SUPPORTFLOW_PORTAL_SECRET", PORTAL_SECRET)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from case_fixtures import blockit_request
-from support import eventually, opened_status
+from support import eventually, opened_status, start_case
 from temporal_fixtures import REPO, case_worker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -26,7 +26,6 @@ from temporalio.worker import Worker
 
 from activities.audit import FleetAuditor, missed_deadline_query
 from starter import auditor
-from starter.cases import start_case
 from starter.devserver import DevServer, free_port
 from worker import sandbox_runner
 from workflows import search_attributes as sa

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from activities.policy import PolicyError, load_tenant_policy, parse_policy
+from tenant_policies import PolicyError, loaded_policy, parse_policy
 from workflows.calendar import BusinessCalendar, HolidaysNotKnown, merge_ranges, parse_hours, to_instant
 from workflows.durations import parse_duration
 from workflows.policy import CalendarSpec, LoadedPolicy, Step, Target
@@ -59,7 +59,7 @@ def policy_dir(monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def blockit(policy_dir: Path) -> LoadedPolicy:
-    return load_tenant_policy("blockit", 2026, 2028)
+    return loaded_policy("blockit", 2027)
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def blockit_calendar(blockit: LoadedPolicy) -> BusinessCalendar:
 
 @pytest.fixture
 def blub0x(policy_dir: Path) -> LoadedPolicy:
-    return load_tenant_policy("blub0x", 2026, 2028)
+    return loaded_policy("blub0x", 2027)
 
 
 def policy_text(**replace: str) -> str:
@@ -456,9 +456,9 @@ def test_holiday_name_must_match_exactly(name: str):
 
 
 def test_calendar_refuses_to_guess_holidays_past_the_expanded_years(blockit: LoadedPolicy):
-    calendar = blockit.business_calendar()  # expanded 2026..2028
+    calendar = blockit.business_calendar()  # expanded 2026..2029
     with pytest.raises(HolidaysNotKnown):
-        calendar.add(chicago(2028, 12, 29, 16, 30), 24 * H)
+        calendar.add(chicago(2029, 12, 28, 16, 30), 24 * H)
 
 
 # --- BluB0X ----------------------------------------------------------------------

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest_asyncio
 from case_fixtures import blockit_request, events
-from support import eventually, opened_status
+from support import eventually, opened_status, start_case
 from temporal_fixtures import case_worker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from starter.cases import start_case
 from starter.devserver import DevServer
 from workflows.contracts import CaseStatus
 

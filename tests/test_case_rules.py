@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from support import eventually
 from case_fixtures import blockit_request, blub0x_request, events
 from temporalio.client import WorkflowUpdateFailedError
 
@@ -84,15 +85,21 @@ async def test_amend_fills_what_an_asynchronous_intake_left_missing(case_env):
     await case_env.skip_to(night)
     voicemail = blub0x_request("voicemail", night, requester=Requester(phone="+15555550177"), description="Gate stuck")
     case = await case_env.open(voicemail)
-    opened = await case_env.status(case)
+    await case_env.twilio.wait_for(2)  # the acknowledgement and the request for the missing details, by SMS
+    opened = await eventually(lambda: _with_event(case_env, case, "missing_requested"))
     assert opened.missing == ["requester.name", "requester.company", "requester.building", "requester.email"]
     assert events(opened, "missing_requested")[0].detail["channel"] == "sms"
-    await case_env.twilio.wait_for(2)  # the acknowledgement and the request for the missing details, by SMS
     amended = await case_env.update(
         case, "amend", {"requester": {"name": "Pat Kim", "company": "Gate Co", "email": "pat@gate.example"}}
     )
     assert amended.missing == ["requester.building"]
     assert amended.requester.phone == "+15555550177" and amended.requester.name == "Pat Kim"
+
+
+async def _with_event(case_env, case, event: str):
+    """The status once `event` is in the timeline (a message is recorded when it was delivered), else None."""
+    status = await case_env.status(case)
+    return status if events(status, event) else None
 
 
 REFUSED_ON_AN_OPEN_CASE = [

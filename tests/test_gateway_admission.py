@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from gateway_fixtures import Gateway, eventually, gateway  # noqa: F401
 
-from starter.cases import case_id
+from starter.client import case_id
 from workflows.contracts import CaseRequest
 
 SSN, DOB, MRN = "123-45-6789", "03/14/1962", "A7734521"

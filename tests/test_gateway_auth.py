@@ -6,7 +6,7 @@ import pytest
 from gateway_fixtures import KEYS, Gateway, gateway  # noqa: F401
 
 from starter.gateway.auth import find_key
-from starter.gateway.settings import GatewaySettingsError, parse_api_keys
+from starter.gateway.settings import SettingsError, parse_api_keys
 
 CASE = "case-blockit-000000000000000000000000"
 CASE_BODY = {"tenant": "blockit", "channel": "api", "requester": {"email": "a@b.example"}, "subject": "s"}
@@ -74,9 +74,9 @@ def test_api_keys_parse_scopes_and_reject_unknown_ones():
         ("k2", ["admin", "operate"]),
         ("abc=", ["intake"]),
     ]
-    with pytest.raises(GatewaySettingsError, match="scope root"):
+    with pytest.raises(SettingsError, match="scope root"):
         parse_api_keys("k=root")
-    with pytest.raises(GatewaySettingsError, match="entry 1"):
+    with pytest.raises(SettingsError, match="entry 1"):
         parse_api_keys("justakey")
 
 

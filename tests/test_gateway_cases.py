@@ -11,10 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 from gateway_fixtures import ACK_SECRET, Gateway, eventually, gateway  # noqa: F401
 
-from activities.ack_link import ack_token
-from activities.policy import load_tenant_policy
-from activities.settings import Settings
+from signed_links import ack_token
 from starter.gateway.case_routes import UPDATES
+from tenant_policies import loaded_policy
 
 UNKNOWN = "case-blockit-000000000000000000000000"
 ONCALL_1 = "+15555550201"  # blub0x.yaml: the first on-call engineer
@@ -86,7 +85,7 @@ async def test_a_bad_update_body_is_a_422_naming_the_field(gateway: Gateway):
 
 
 async def test_every_update_has_a_route_and_an_unknown_case_is_a_404(gateway: Gateway):
-    loaded = load_tenant_policy("blockit", 2026, 2028).model_dump(mode="json")
+    loaded = loaded_policy("blockit", 2027).model_dump(mode="json")
     bodies = {
         "respond": {"by": "e"},
         "acknowledge": {"by": "e"},
@@ -127,7 +126,7 @@ async def test_a_body_over_the_limit_is_a_413_even_when_chunked(gateway: Gateway
 
 async def test_apply_policy_needs_admin(gateway: Gateway):
     case = await open_blockit(gateway)
-    loaded = load_tenant_policy("blockit", 2026, 2028).model_dump(mode="json")
+    loaded = loaded_policy("blockit", 2027).model_dump(mode="json")
     assert (await update(gateway, case, "apply_policy", {"policy": loaded}, scope="operate")).status_code == 403
     applied = await update(gateway, case, "apply_policy", {"policy": loaded}, scope="admin")
     assert applied.status_code == 200 and any(e["event"] == "policy_applied" for e in applied.json()["timeline"])
@@ -254,14 +253,14 @@ async def test_pressing_a_key_on_the_on_call_phone_call_acknowledges_in_twiml(ga
     [
         (
             lambda case: ack_token(
-                case, "oncall-1", datetime.now(UTC) - timedelta(minutes=1), Settings(ack_secret=ACK_SECRET)
+                case, "oncall-1", datetime.now(UTC) - timedelta(minutes=1), ACK_SECRET
             ),
             410,
             "expired",
         ),
         (
             lambda case: ack_token(
-                case, "oncall-1", datetime.now(UTC) + timedelta(hours=1), Settings(ack_secret="forged")
+                case, "oncall-1", datetime.now(UTC) + timedelta(hours=1), "forged"
             ),
             400,
             "altered",
@@ -269,7 +268,7 @@ async def test_pressing_a_key_on_the_on_call_phone_call_acknowledges_in_twiml(ga
         (lambda case: "garbage", 400, "incomplete"),
         (
             lambda case: ack_token(
-                UNKNOWN, "oncall-1", datetime.now(UTC) + timedelta(hours=1), Settings(ack_secret=ACK_SECRET)
+                UNKNOWN, "oncall-1", datetime.now(UTC) + timedelta(hours=1), ACK_SECRET
             ),
             404,
             "does not exist",

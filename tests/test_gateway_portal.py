@@ -145,7 +145,7 @@ async def test_bad_links_and_cookies_do_not_sign_in(gateway: Gateway):
 async def test_an_expired_link_says_so(gateway: Gateway):
     from datetime import UTC, datetime, timedelta
 
-    from activities import signing
+    import signed_links as signing
 
     token = signing.sign(
         "portal-link",

@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from activities.policy import read_policy_file
+from starter.admission import admit
 from starter.intake import IntakeError, VoicemailIntake, parse_email, redact, voicemail_request
 from starter.intake.phi import MARKER
+from tenant_policies import read_policy_file
 
 REPO = Path(__file__).resolve().parent.parent
 BLUB0X = read_policy_file(REPO / "policies" / "blub0x.yaml")
@@ -193,7 +194,7 @@ def _voicemail(body: dict[str, object], receipt_time: datetime) -> None:
         parsed = VoicemailIntake.model_validate(body)
     except ValidationError:
         return
-    request = voicemail_request(parsed, BLUB0X, receipt_time)
+    request = admit(voicemail_request(parsed, BLUB0X, receipt_time), BLUB0X, receipt_time)
     assert request.received_at is not None and request.received_at <= receipt_time + timedelta(minutes=5)
     assert request.subject and len(request.subject) <= 80
     request.model_dump_json()

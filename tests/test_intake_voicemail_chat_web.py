@@ -8,17 +8,18 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from activities.policy import read_policy_file
+from starter.admission import admit
 from starter.intake import (
     ChatIntake,
     VoicemailIntake,
     WebForm,
     chat_request,
-    missing_fields,
-    received_at_problem,
     voicemail_request,
     web_request,
 )
+from tenant_policies import read_policy_file
+from workflows.opening import received_at_problem
+from workflows.state import missing_fields
 
 REPO = Path(__file__).resolve().parent.parent
 BLUB0X = read_policy_file(REPO / "policies" / "blub0x.yaml")
@@ -70,9 +71,9 @@ def test_voicemail_becomes_a_case_request():
     assert request.requester.phone == "+15555550123"
     assert request.requester.name == "Sam Lee"
     assert request.subject == "Hi, this is Sam from Harbor Tower."
+    assert request.recording_url == "https://pbx.example/recordings/8812.wav"
     assert request.description == (
         "Hi, this is Sam from Harbor Tower. The front door readers are offline. Please call back."
-        "\n\nRecording: https://pbx.example/recordings/8812.wav"
     )
     assert request.source_id == "https://pbx.example/recordings/8812.wav"
     assert request.received_at == NIGHT
@@ -103,9 +104,12 @@ def test_phone_system_time_is_kept_when_plausible():
 
 def test_future_received_at_is_replaced_by_the_receipt_time_and_noted():
     future = NIGHT + timedelta(minutes=5, seconds=1)
-    request = voicemail_request(voicemail(received_at=future.isoformat()), BLUB0X, NIGHT)
+    request = admit(voicemail_request(voicemail(received_at=future.isoformat()), BLUB0X, NIGHT), BLUB0X, NIGHT)
     assert request.received_at == NIGHT
-    assert request.notes == [f"received_at {future.isoformat()} was in the future; replaced by the receipt time"]
+    assert request.notes == [
+        f"received_at {future.isoformat()} is more than 5 minutes in the future (received {NIGHT.isoformat()}); "
+        "replaced by the receipt time"
+    ]
 
 
 def test_received_at_problem_is_the_five_minute_rule():

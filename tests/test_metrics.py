@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 from case_fixtures import blockit_request
+from support import start_case
 
-from starter.cases import start_case
 from starter.devserver import DevServer, free_port
 from worker import WorkerSettings, build_worker, connect, metrics_runtime
 

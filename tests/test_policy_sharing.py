@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.policy import expand_holidays, load_tenant_policy, read_policy_file
+from tenant_policies import expand_holidays, loaded_policy, read_policy_file
 from workflows.policy import LoadedPolicy, shared
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
@@ -32,12 +32,12 @@ def test_the_loader_stamps_a_digest_of_the_content_and_years():
 def test_an_edited_policy_file_gets_a_new_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     shutil.copy(POLICIES / "blockit.yaml", tmp_path / "blockit.yaml")
     monkeypatch.setenv("SUPPORTFLOW_POLICY_DIR", str(tmp_path))
-    before = load_tenant_policy("blockit", 2026, 2029)
+    before = loaded_policy("blockit", 2027)
     text = (tmp_path / "blockit.yaml").read_text().replace("warn_at: 0.75", "warn_at: 0.5")
     assert "warn_at: 0.5" in text
     (tmp_path / "blockit.yaml").write_text(text)
     os.utime(tmp_path / "blockit.yaml", ns=(1, 1))  # a new mtime whatever the file system's resolution
-    after = load_tenant_policy("blockit", 2026, 2029)
+    after = loaded_policy("blockit", 2027)
     assert after.policy.warn_at != before.policy.warn_at and after.digest != before.digest
 
 

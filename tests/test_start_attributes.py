@@ -11,9 +11,10 @@ from case_fixtures import blockit_request
 from temporalio.api.enums.v1 import EventType
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from starter.cases import initial_search_attributes
+import tenant_policies
 from workflows import search_attributes as sa
 from workflows.contracts import CaseStatus
+from workflows.opening import opened_case
 
 MONDAY_10 = datetime(2030, 1, 7, 10, 0, tzinfo=ZoneInfo("America/Chicago"))
 
@@ -81,7 +82,8 @@ async def test_a_wrong_attribute_at_start_is_corrected_and_only_it_is_upserted(c
     """A gateway reading another policy than the worker's, say: the workflow's own figures win."""
     await case_env.skip_to(MONDAY_10)
     request = blockit_request(2, MONDAY_10)
-    given = initial_search_attributes(request)
+    opened = opened_case("case-blockit-x", request, tenant_policies.loaded_policy("blockit", 2030), MONDAY_10)
+    given = sa.as_pairs(sa.values_of(opened))
     wrong_due = given.get(sa.RESPONSE_DUE_AT) + timedelta(hours=3)
     start_attributes = TypedSearchAttributes(
         [pair for pair in given.search_attributes if pair.key.name not in ("ResponseDueAt", "CaseSeverity")]
@@ -89,7 +91,7 @@ async def test_a_wrong_attribute_at_start_is_corrected_and_only_it_is_upserted(c
     )
     case = await case_env.client.start_workflow(
         "SupportCase",
-        request,
+        args=[request, None, tenant_policies.loaded_policy("blockit", 2030)],
         id=f"case-blockit-{uuid.uuid4().hex[:24]}",
         task_queue=case_env.queue,
         result_type=CaseStatus,

@@ -1,13 +1,16 @@
 """SupportCase: one support case, from intake to close.
 
-Deadlines are timers; escalation is a ladder of delivery activities. The
-rules of what is legal when live in `workflows/state.py`; this class wires
-them to Temporal: the clock loop reads top to bottom here, the updates live
-in `case_updates.py`, the ladders and deliveries in `case_escalation.py`.
+The case waits for its next moment to act (a warning, a breach, the
+auto-close) or for someone to change it; at each moment it warns or
+breaches, and its ladders page people until someone acknowledges. What
+each update may do, and does, is DESIGN's update table in
+`workflows/updates.py`; every update is registered from that one list.
 """
 
-import asyncio
-from datetime import datetime, timedelta
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -18,35 +21,15 @@ with workflow.unsafe.imports_passed_through():
 
     from workflows import messages, metrics
     from workflows import search_attributes as sa
-    from workflows.calendar import BusinessCalendar
-    from workflows.case_escalation import CaseEscalation
-    from workflows.case_updates import CaseUpdates
-    from workflows.contracts import CaseRequest, CaseStatus, Comment
-    from workflows.ladder import LadderRun
-    from workflows.policy import LoadedPolicy, LoadPolicyRequest, shared
-    from workflows.state import Alarm, CaseState, capped, lateness, open_case
+    from workflows.alarm_clock import AlarmClock
+    from workflows.contracts import CASE_STILL_OPENING, UPDATE_REJECTED, CaseRequest, CaseStatus, Close, Comment
+    from workflows.escalation import Escalation
+    from workflows.opening import opened_case
+    from workflows.policy import LoadedPolicy, LoadPolicyRequest, Policy, shared
+    from workflows.state import FINISHED, Alarm, CaseState, capped, lateness
+    from workflows.updates import UPDATES, Update, close, resume_from_pause
 
-FUTURE_TOLERANCE = timedelta(minutes=5)
 CLOSE_GRACE = timedelta(minutes=1)
-# workflow.patched ids, oldest first: each guards a change that running cases' histories must still replay through.
-BOUNDED_CLOSE = "close-waits-at-most-a-minute-for-deliveries"
-SKIP_STALE_WARNINGS = "no-warning-once-the-deadline-has-passed"
-KEEP_ALARM_TIMER = "one-timer-per-alarm-moment"
-LOCAL_POLICY_LOAD = "policy-loaded-by-a-local-activity"
-ONE_UPSERT_PER_TASK = "ladders-take-their-step-before-publishing"
-ATTRIBUTES_FROM_START = "search-attributes-given-at-start-are-published"
-REGULAR_POLICY_LOAD = "policy-loaded-by-a-regular-activity-again"
-PATCHES = (
-    BOUNDED_CLOSE,
-    SKIP_STALE_WARNINGS,
-    KEEP_ALARM_TIMER,
-    LOCAL_POLICY_LOAD,
-    ONE_UPSERT_PER_TASK,
-    ATTRIBUTES_FROM_START,
-    REGULAR_POLICY_LOAD,
-)  # append new ones
-# From this one on, a case records one patch marker, at its start: the newest its code has (docs/upgrading.md).
-FIRST_STARTUP_PATCH = PATCHES.index(LOCAL_POLICY_LOAD)
 POLICY_LOAD = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(
@@ -56,8 +39,8 @@ POLICY_LOAD = dict(
 
 
 def as_request(request: CaseRequest | dict) -> CaseRequest:
-    """The SDK applies type hints only when every argument is given, so a
-    plain-JSON start from another client (one argument) arrives as a dict."""
+    """The SDK applies type hints only when every argument is given, so a plain-JSON start from another
+    client (one argument) arrives as a dict."""
     if isinstance(request, CaseRequest):
         return request
     try:
@@ -69,214 +52,167 @@ def as_request(request: CaseRequest | dict) -> CaseRequest:
         ) from None
 
 
+def rejected(reason: str | None) -> None:
+    """Reject an update with the sentence the caller sees; the case stays untouched."""
+    if reason:
+        raise ApplicationError(reason, type=UPDATE_REJECTED, non_retryable=True)
+
+
 @workflow.defn(name="SupportCase")
-class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
+class SupportCaseWorkflow:
     """One support case. Deadlines are timers; escalation is a ladder of activities."""
 
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(
+        self, request: CaseRequest, carried: CaseState | None = None, policy: LoadedPolicy | None = None
+    ) -> None:
         self.case: CaseState | None = None
-        self.calendar: BusinessCalendar | None = None
-        self.ladders: dict[str, LadderRun] = {}
-        self.deliveries: set[asyncio.Task[None]] = set()
+        self.escalation: Escalation | None = None
+        self.clock = AlarmClock()
         self.early_comments: list[Comment] = []
-        self.published: dict[str, object] = {}
-        self.alarm_timer: asyncio.Task[None] | None = None
-        self.alarm_moment: datetime | None = None
         self.changed = False
-        self.begun_with = -1  # the index in PATCHES of the newest patch this case's code had when it began
+        # What the case was started with (`start_case` gives every attribute): only a difference is upserted.
+        self.published = sa.given(workflow.info().typed_search_attributes)
+        for update in UPDATES:
+            workflow.set_update_handler(
+                update.name, self.update_handler(update), validator=self.update_validator(update)
+            )
+        if carried is not None:
+            self.begin(carried)
+        elif policy is not None and isinstance(request, CaseRequest):
+            self.begin(self.opened(request, policy))
 
     @workflow.run
-    async def run(self, request: CaseRequest, carried: CaseState | None = None) -> CaseStatus:
-        request = as_request(request)
-        self.begun_with = self.startup_patch()
-        if self.patched(ATTRIBUTES_FROM_START):
-            # `start_case` starts a case with what its first task would publish; only a difference is upserted.
-            self.published = sa.given(workflow.info().typed_search_attributes)
-        if carried is not None:
-            self.resume_carried(carried)
-        else:
-            await self.open(request)
+    async def run(
+        self, request: CaseRequest, carried: CaseState | None = None, policy: LoadedPolicy | None = None
+    ) -> CaseStatus:
+        if self.case is None:  # a plain-JSON start from another client: the policy is loaded here
+            request = as_request(request)
+            received = request.received_at or workflow.now()
+            self.begin(self.opened(request, await self.load_policy(request.tenant, received.year)))
+        case = self.ready_case()
         for comment in self.early_comments:
             self.comment(comment)
         while True:
             await self.keep_holidays_ahead()
             self.act_on_due_alarms()
-            if self.patched(ONE_UPSERT_PER_TASK):
-                await self.let_ladders_take_their_first_step()  # so one upsert covers a breach and its step 1
+            await self.escalation_of().carry_out()
             self.publish()
-            if self.case.state == "closed":
+            if case.state == "closed":
                 break
             if self.time_to_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(args=[request, self.case])
+                workflow.continue_as_new(args=[request, case, None])
             await self.until_next_alarm_or_change()
         await self.finish()
-        return self.status()
+        return case.status()
 
-    # --- opening ---------------------------------------------------------------
+    # --- opening ---------------------------------------------------------------------------
 
-    async def open(self, request: CaseRequest) -> None:
-        now = workflow.now()
-        received_at, notes = request.received_at or now, list(request.notes)
-        if received_at > now + FUTURE_TOLERANCE:
-            notes.append(f"received_at {received_at.isoformat()} was in the future; replaced by the receipt time")
-            received_at = now
-        loaded = await self.load_policy(request.tenant, received_at.year)
-        self.case = case = open_case(workflow.info().workflow_id, request, loaded, received_at)
-        self.calendar = loaded.business_calendar()
-        if request.channel not in case.policy.intake.channels:
-            notes.append(f"channel {request.channel} is not one {case.policy.tenant} lists; accepted anyway")
-        if request.severity is not None and request.severity != case.severity:
-            notes.append(f"severity {request.severity} is not in the policy; used {case.severity}")
-        case.record(
-            now,
-            "opened",
-            channel=request.channel,
-            source_id=request.source_id,
-            severity=case.severity,
-            missing=case.missing or None,
-            notes=notes or None,
-        )
+    def opened(self, request: CaseRequest, policy: LoadedPolicy) -> CaseState:
+        case = opened_case(workflow.info().workflow_id, request, shared(policy), workflow.now())
         metrics.case_opened(case.policy.tenant, case.channel)
-        if case.phi_redacted:
-            case.record(now, "phi_redacted", note="PHI-like text was removed at intake; what was removed is not kept")
-        self.acknowledge_requester()
-        if case.channel == "emergency_line" or case.time_critical:
-            self.start_ladder("emergency_intake")
+        return case
 
-    async def load_policy(self, tenant: str, year: int, policy=None) -> LoadedPolicy:
-        """The worker's shared copy of the tenant's policy, from an ordinary activity. A local one saved a
-        workflow task per case, but when its result reached the workflow in a later task than the one that
-        ran it, the code after it saw another `workflow.now()` on replay than it had seen live (the
-        activity's completion time instead of that task's start): the opening's timeline moved after a
-        worker restart (tests/reliability/test_server_restart.py). Cases begun with it keep it."""
-        request = LoadPolicyRequest(tenant=tenant, first_year=year - 1, last_year=year + 2, policy=policy)
-        local = self.patched(LOCAL_POLICY_LOAD) and not self.patched(REGULAR_POLICY_LOAD)
-        execute = workflow.execute_local_activity if local else workflow.execute_activity
-        loaded = await execute(
+    def begin(self, case: CaseState) -> None:
+        case.loaded = shared(case.loaded)
+        self.case, self.escalation = case, Escalation(case)
+
+    async def load_policy(self, tenant: str, year: int, policy: Policy | None = None) -> LoadedPolicy:
+        return await workflow.execute_activity(
             "load_policy",
-            request,
+            LoadPolicyRequest(tenant=tenant, year=year, policy=policy),
             result_type=LoadedPolicy,
-            summary=f"load the {tenant} policy, holidays {year - 1}–{year + 2}",
-            **POLICY_LOAD,
+            summary=f"load the {tenant} policy, holidays around {year}",
+            **POLICY_LOAD,  # type: ignore[arg-type]
         )
-        return shared(loaded)
-
-    def resume_carried(self, carried: CaseState) -> None:
-        carried.loaded = shared(carried.loaded)
-        self.case = carried
-        self.calendar = carried.loaded.business_calendar()
 
     async def keep_holidays_ahead(self) -> None:
         """Holidays are expanded a few years at a time; ask again before they run out."""
-        year = workflow.now().year
-        if year + 1 > self.case.loaded.last_year:
-            self.case.loaded = await self.load_policy(self.case.policy.tenant, year, self.case.policy)
-            self.calendar = self.case.loaded.business_calendar()
+        case = self.ready_case()
+        if workflow.now().year + 1 > case.loaded.last_year:
+            case.loaded = shared(await self.load_policy(case.policy.tenant, workflow.now().year, case.policy))
 
-    def acknowledge_requester(self) -> None:
-        case = self.case
-        channel = self.requester_channel()
-        if channel is None:
-            case.record(
-                workflow.now(), "acknowledgement_sent", channel=None, note="the requester left no email or phone"
-            )
-            return
-        text = messages.acknowledgement_text(case, case.response_due_at(self.calendar))
-        case.record(workflow.now(), "acknowledgement_sent", channel=channel)
-        self.tell_requester("requester_ack", 0, text)
-        if case.missing:
-            case.record(workflow.now(), "missing_requested", fields=case.missing, channel=channel)
-            self.tell_requester("missing_fields", 0, messages.missing_fields_text(case))
-
-    def startup_patch(self) -> int:
-        """Record only the newest patch, once: each marker also upserts TemporalChangeVersion (a visibility
-        write), and a case begun on code with a patch has every older one too. Replay finds the same one."""
-        for index in range(len(PATCHES) - 1, FIRST_STARTUP_PATCH - 1, -1):
-            if workflow.patched(PATCHES[index]):
-                return index
-        return -1
-
-    def patched(self, patch_id: str) -> bool:
-        """`workflow.patched`, answered from the startup patch when the case began on code that had this one."""
-        return PATCHES.index(patch_id) <= self.begun_with or workflow.patched(patch_id)
-
-    # --- the clocks ------------------------------------------------------------
+    # --- the clocks ------------------------------------------------------------------------
 
     def act_on_due_alarms(self) -> None:
         """Fire every warning, breach and auto-close whose moment has come, breaches first."""
-        while self.case.state != "closed":
-            alarm = next(iter(self.case.alarms(self.calendar)), None)
+        case = self.ready_case()
+        while case.state != "closed":
+            alarm = case.next_alarm()
             if alarm is None or alarm.at > workflow.now():
                 return
             if alarm.kind == "breach":
                 self.breach(alarm)
-            elif alarm.kind == "warning" and self.breach_also_due(alarm) and self.patched(SKIP_STALE_WARNINGS):
-                self.case.warnings_done.append(alarm.key)
             elif alarm.kind == "warning":
                 self.warn(alarm)
             else:
-                self.close_case(f"closed automatically {self.case.policy.auto_close_after} after resolution")
-
-    def breach_also_due(self, warning: Alarm) -> bool:
-        """A warning whose deadline has passed too (a case opened late, a worker outage) is not worth a page."""
-        return self.case.due_at(warning.target, self.calendar) <= workflow.now()
+                self.close_automatically()
 
     def warn(self, alarm: Alarm) -> None:
-        case = self.case
+        """A warning whose deadline has passed too (a case opened late, a worker outage) is not worth a page."""
+        case, now = self.ready_case(), workflow.now()
         case.warnings_done.append(alarm.key)
+        due = case.computed_due(alarm.target)  # type: ignore[arg-type]
+        if due is not None and due <= now:
+            return
         if alarm.target not in case.warnings:
-            case.warnings.append(alarm.target)
-        due = case.due_at(alarm.target, self.calendar)
-        case.record(workflow.now(), "warning", target=alarm.target, fraction=alarm.fraction, due_at=due.isoformat())
-        self.start_ladder(f"{alarm.target}_warning")
+            case.warnings.append(alarm.target)  # type: ignore[arg-type]
+        case.record(now, "warning", target=alarm.target, fraction=alarm.fraction, due_at=due and due.isoformat())
+        case.start_ladder(f"{alarm.target}_warning", now)
 
     def breach(self, alarm: Alarm) -> None:
-        case, now = self.case, workflow.now()
-        case.breaches.append(alarm.target)
-        case.record(
-            now, "breach", target=alarm.target, due_at=alarm.at.isoformat(), lateness_seconds=lateness(now, alarm.at)
+        case, now, target = self.ready_case(), workflow.now(), alarm.target
+        assert target is not None
+        case.settle(target)
+        case.breaches.append(target)
+        case.record(now, "breach", target=target, due_at=alarm.at.isoformat(), lateness_seconds=lateness(now, alarm.at))
+        metrics.breach(case.policy.tenant, target, max(now - alarm.at, timedelta(0)))
+        case.stop_ladders([f"{target}_warning"], "superseded", now)
+        case.start_ladder(f"{target}_breach", now)
+
+    def close_automatically(self) -> None:
+        case = self.ready_case()
+        close(
+            case, Close(reason=f"closed automatically {case.policy.auto_close_after} after resolution"), workflow.now()
         )
-        metrics.breach(case.policy.tenant, alarm.target, max(now - alarm.at, timedelta(0)))
-        self.stop_ladders([f"{alarm.target}_warning"], "superseded")
-        self.start_ladder(f"{alarm.target}_breach")
 
     async def until_next_alarm_or_change(self) -> None:
-        self.changed = False
-        alarm = next(iter(self.case.alarms(self.calendar)), None)
-        if self.patched(KEEP_ALARM_TIMER):
-            await self.until_alarm_timer_or_change(alarm)
-            return
-        if alarm is None:
-            await workflow.wait_condition(lambda: self.changed)
-            return
-        wait = max(alarm.at - workflow.now(), timedelta(0))
-        what = f"{alarm.target} {alarm.kind}" if alarm.target else "auto-close"
-        try:  # noqa: SIM105 (removed with the patch re-baseline)
-            await workflow.wait_condition(
-                lambda: self.changed, timeout=wait, timeout_summary=f"{what} at {alarm.at.isoformat()}"
-            )
-        except TimeoutError:
-            pass
+        escalation = self.escalation_of()
+        self.changed = escalation.changed = False
+        await self.clock.until(self.ready_case().next_alarm(), lambda: self.changed or escalation.changed)
 
-    async def until_alarm_timer_or_change(self, alarm: Alarm | None) -> None:
-        """One timer per alarm moment, kept while changes (an update, a step, a delivery) leave that
-        moment where it was: a change costs no timer commands, only a recompute."""
-        moment = alarm.at if alarm else None
-        if moment != self.alarm_moment or (self.alarm_timer is not None and self.alarm_timer.done()):
-            if self.alarm_timer is not None:
-                self.alarm_timer.cancel()
-            self.alarm_timer, self.alarm_moment = None, moment
-            if alarm is not None:
-                what = f"{alarm.target} {alarm.kind}" if alarm.target else "auto-close"
-                wait = max(alarm.at - workflow.now(), timedelta(0))
-                self.alarm_timer = asyncio.create_task(
-                    workflow.sleep(wait, summary=f"{what} at {alarm.at.isoformat()}")
-                )
-        timer = self.alarm_timer
-        await workflow.wait_condition(lambda: self.changed or (timer is not None and timer.done()))
+    # --- updates: each one's rule and effect come from workflows/updates.py --------------------
 
-    # --- comments and the status query -----------------------------------------
+    def update_handler(self, update: Update):
+        async def handle(args: Any) -> CaseStatus:
+            case = await self.ready()
+            rejected(update.refuse(case, args))
+            update.effect(case, args, workflow.now())
+            return await self.settled()
+
+        handle.__annotations__ = {"args": update.model, "return": CaseStatus}
+        return handle
+
+    def update_validator(self, update: Update):
+        def validate(args: Any) -> None:
+            rejected(self.case and update.refuse(self.case, args))
+
+        validate.__annotations__ = {"args": update.model, "return": None}
+        return validate
+
+    async def ready(self) -> CaseState:
+        await workflow.wait_condition(lambda: self.case is not None)
+        return self.ready_case()
+
+    async def settled(self) -> CaseStatus:
+        """After a change: what fell due fires, ladders start or stop, messages go; the loop recomputes."""
+        self.act_on_due_alarms()
+        await self.escalation_of().carry_out()
+        self.changed = True
+        return self.ready_case().status()
+
+    # --- comments and the status query -----------------------------------------------------
 
     @workflow.signal
     def comment(self, args: Comment) -> None:
@@ -285,38 +221,38 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
             self.early_comments.append(args)
             return
         if case.state == "closed":
-            workflow.logger.info(
-                "comment on closed case %s not recorded: a reply to a closed case opens a new one", case.case_id
-            )
+            workflow.logger.info("comment on closed case %s not recorded: a reply opens a new case", case.case_id)
             return
         if args.source_id and args.source_id in case.comment_ids:
             return
         if args.source_id:
             case.comment_ids.append(args.source_id)
-        case.record(workflow.now(), "comment", author=args.author, text=capped(args.text))
-        if case.paused and self.is_requester(args.author):
-            self.resume_from_pause("the requester commented")
-            self.act_on_due_alarms()
+        now = workflow.now()
+        case.record(now, "comment", args.actor, author=args.author, text=capped(args.text))
+        if self.is_requester(args.author) and case.state not in FINISHED:
+            self.escalation_of().tell_the_team()
+            if case.paused:
+                resume_from_pause(case, now, "the requester commented")
+                self.act_on_due_alarms()
         self.changed = True
 
     def is_requester(self, author: str) -> bool:
-        requester = self.case.requester
+        requester = self.ready_case().requester
         known = {"requester", (requester.email or "").lower(), (requester.name or "").lower(), requester.phone or ""}
         return author.strip().lower() in known - {""}
 
     @workflow.query
     def status(self) -> CaseStatus:
         if self.case is None:
-            raise ApplicationError("the case is still opening; ask again in a moment")
-        return self.case.status(self.calendar)
+            raise ApplicationError("the case is still opening; ask again in a moment", type=CASE_STILL_OPENING)
+        return self.case.status()
 
-    # --- what the web UI and visibility see --------------------------------------
+    # --- what the web UI and visibility see --------------------------------------------------
 
     def publish(self) -> None:
         """One search-attribute upsert per workflow task at most, with only what changed."""
-        case = self.case
-        status = self.status()
-        values = sa.values_of(case, status)
+        case = self.ready_case()
+        values = sa.values_of(case)
         updates = []
         for key in sa.ALL:
             value = values[key.name]
@@ -326,27 +262,33 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
             updates.append(key.value_unset() if value is None else key.value_set(value))  # type: ignore[arg-type]
         if updates:
             workflow.upsert_search_attributes(updates)
-        workflow.set_current_details(
-            messages.clocks_markdown(case, workflow.now(), status.response_due_at, status.resolution_due_at)
-        )
+        workflow.set_current_details(messages.clocks_markdown(case, workflow.now()))
 
-    # --- continue-as-new and the end ---------------------------------------------
+    # --- continue-as-new and the end -----------------------------------------------------------
 
     def time_to_continue_as_new(self) -> bool:
         """Only between ladders: a running ladder and its deliveries finish first."""
-        return workflow.info().is_continue_as_new_suggested() and not self.ladders and not self.deliveries
+        escalation = self.escalation_of()
+        return workflow.info().is_continue_as_new_suggested() and not escalation.busy and not self.ready_case().outgoing
 
     async def finish(self) -> None:
         """A closed case completes: messages still being retried get a short grace, then are cancelled."""
-        if self.alarm_timer is not None:
-            self.alarm_timer.cancel()
+        escalation = self.escalation_of()
+        self.clock.stop()
         self.publish()
-        if self.deliveries and self.patched(BOUNDED_CLOSE):
+        if escalation.busy:
             try:
                 await workflow.wait_condition(
-                    lambda: not self.deliveries, timeout=CLOSE_GRACE, timeout_summary="last messages before closing"
+                    lambda: not escalation.busy, timeout=CLOSE_GRACE, timeout_summary="last messages before closing"
                 )
             except TimeoutError:
-                for delivery in list(self.deliveries):
-                    delivery.cancel()
-        await workflow.wait_condition(lambda: not self.deliveries and workflow.all_handlers_finished())
+                escalation.stop_everything()
+        await workflow.wait_condition(lambda: not escalation.busy and workflow.all_handlers_finished())
+
+    def ready_case(self) -> CaseState:
+        assert self.case is not None, "the case has not opened"
+        return self.case
+
+    def escalation_of(self) -> Escalation:
+        assert self.escalation is not None, "the case has not opened"
+        return self.escalation

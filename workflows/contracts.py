@@ -11,10 +11,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from workflows.policy import Channel, DeliveryChannel, LadderName, LoadedPolicy
+from workflows.policy import Channel, DeliveryChannel, LadderName, LoadedPolicy, TargetName
 
 CaseStateName = Literal["open", "responded", "waiting_on_customer", "workaround_provided", "resolved", "closed"]
-TargetName = Literal["response", "resolution", "emergency"]
 LadderOutcome = Literal["acknowledged", "responded", "resolved", "exhausted", "superseded"]
 TimelineEvent = Literal[
     "opened",
@@ -46,6 +45,9 @@ TimelineEvent = Literal[
     "policy_applied",
 ]
 COMMENT_LIMIT = 4096
+# ApplicationError types clients tell apart (starter/client.py), never by the wording of a message.
+UPDATE_REJECTED = "UpdateRejected"
+CASE_STILL_OPENING = "CaseStillOpening"
 
 
 class Contract(BaseModel):
@@ -73,6 +75,9 @@ class CaseRequest(Contract):
     worked_with: str | None = None
     received_at: AwareDatetime | None = None
     source_id: str | None = None
+    # A voicemail's recording (https only), and the on-call member who answered an emergency call live.
+    recording_url: str | None = Field(default=None, pattern=r"^https://\S+$", max_length=2000)
+    answered_by: str | None = None
     # Gateway findings the case records (never the redacted text itself).
     phi_redacted: bool = False
     notes: list[str] = []
@@ -101,6 +106,7 @@ class CaseStatus(Contract):
     state: CaseStateName
     channel: Channel
     subject: str | None
+    description: str | None = None
     requester: Requester
     assignee: str | None
     severity: int
@@ -122,56 +128,70 @@ class CaseStatus(Contract):
     phi_redacted: bool
     escalation: Escalation
     timeline: list[TimelineEntry]
-    # Extensions (additive): the next deadline the clocks are counting towards.
+    # Extensions (additive): the next deadline the clocks are counting towards, and when each target was met.
     next_due_at: datetime | None = None
     closed_at: datetime | None = None
+    resolution_met_at: datetime | None = None
+    emergency_met_at: datetime | None = None
+    recording_url: str | None = None
 
 
 # --- update arguments ------------------------------------------------------
 
 
-class Respond(Contract):
+class Actor(Contract):
+    """Who authenticated the change, set by the gateway or CLI beside the claimed `by`/`author`."""
+
+    kind: Literal["key", "ack_link", "slack", "sms", "cli", "portal", "phone"]
+    name: str = Field(min_length=1, max_length=200)
+
+
+class UpdateArgs(Contract):
+    actor: Actor | None = None
+
+
+class Respond(UpdateArgs):
     by: str = Field(min_length=1)
     message: str | None = None
 
 
-class Acknowledge(Contract):
+class Acknowledge(UpdateArgs):
     by: str = Field(min_length=1)
 
 
-class Assign(Contract):
+class Assign(UpdateArgs):
     to: str = Field(min_length=1)
 
 
-class SetSeverity(Contract):
+class SetSeverity(UpdateArgs):
     severity: int
     reason: str | None = None
 
 
-class Pause(Contract):
+class Pause(UpdateArgs):
     reason: str | None = None
 
 
-class Resume(Contract):
+class Resume(UpdateArgs):
     pass
 
 
-class ProvideWorkaround(Contract):
+class ProvideWorkaround(UpdateArgs):
     by: str = Field(min_length=1)
     description: str = Field(min_length=1)
     kind: Literal["workaround", "data_correction"] = "workaround"
 
 
-class RequestEscalation(Contract):
+class RequestEscalation(UpdateArgs):
     reason: str = Field(min_length=1)
     new_installation: bool | None = None
 
 
-class RequestEmergency(Contract):
+class RequestEmergency(UpdateArgs):
     reason: str = Field(min_length=1)
 
 
-class Amend(Contract):
+class Amend(UpdateArgs):
     requester: Requester | None = None
     requester_email_key: str | None = Field(default=None, pattern=r"^hmac:[0-9a-f]{64}$")
     subject: str | None = None
@@ -182,20 +202,20 @@ class Amend(Contract):
     worked_with: str | None = None
 
 
-class Resolve(Contract):
+class Resolve(UpdateArgs):
     by: str = Field(min_length=1)
     resolution: str = Field(min_length=1)
 
 
-class Reopen(Contract):
+class Reopen(UpdateArgs):
     reason: str = Field(min_length=1)
 
 
-class Close(Contract):
+class Close(UpdateArgs):
     reason: str | None = None
 
 
-class ApplyPolicy(Contract):
+class ApplyPolicy(UpdateArgs):
     """The new policy, holidays already expanded (the CLI and gateway load it)."""
 
     policy: LoadedPolicy
@@ -204,6 +224,7 @@ class ApplyPolicy(Contract):
 class Comment(Contract):
     author: str = Field(min_length=1)
     text: str
+    actor: Actor | None = None
     # The sender's own id (an email's Message-ID): the same comment delivered twice is recorded once.
     source_id: str | None = Field(default=None, max_length=998)
 
@@ -234,6 +255,13 @@ class Delivery(Contract):
     subject: str
     message: str
     idempotency_key: str
+    # What every page says (DESIGN "Every page says what is wrong"): channels compose their own text from these.
+    severity: int | None = None
+    severity_name: str | None = None
+    due_at: datetime | None = None
+    description: str | None = None
+    callback_number: str | None = None
+    recording_url: str | None = None
 
 
 class DeliveryResult(Contract):
@@ -256,3 +284,6 @@ class WebhookBody(Contract):
     message: str
     ack_url: str | None
     idempotency_key: str
+    severity: int | None = None
+    due_at: datetime | None = None
+    description: str | None = Field(default=None, max_length=1000)

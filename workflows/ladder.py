@@ -37,6 +37,15 @@ class LadderRun:
         self.deliveries: list[asyncio.Task[None]] = []
         self.task: asyncio.Task[None] | None = None
 
+    def begin(self) -> LadderRun:
+        self.task = asyncio.create_task(self.climb())
+        return self
+
+    def cancel(self) -> None:
+        """Stop climbing; the deliveries of the current step are cancelled with it."""
+        if self.task is not None:
+            self.task.cancel()
+
     async def climb(self) -> None:
         try:
             for round_ in range(1, self.ladder.repeat + 2):

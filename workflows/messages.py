@@ -10,6 +10,7 @@ from datetime import datetime
 from workflows.durations import format_duration
 from workflows.state import CaseState
 
+DESCRIPTION_IN_PAGES = 200
 LADDER_TITLES = {
     "response_warning": "first response due soon",
     "response_breach": "first response overdue",
@@ -20,6 +21,7 @@ LADDER_TITLES = {
     "emergency_breach": "emergency maintenance overdue",
     "customer_escalation": "customer asked to escalate",
     "emergency_intake": "emergency line call",
+    "requester_update": "the requester wrote",
 }
 
 
@@ -29,6 +31,8 @@ def summary_line(case: CaseState) -> str:
 
 
 def page_text(case: CaseState, ladder: str, step: int, round_: int, due: datetime | None) -> str:
+    """What is wrong, so the person paged can act before opening anything: severity, subject, deadline,
+    the start of the description, and how to reach the requester. The ack link is added by each channel."""
     title = LADDER_TITLES.get(ladder, ladder.replace("_", " "))
     parts = [
         f"[{case.policy.display_name}] {title}: {summary_line(case)} (case {case.case_id}).",
@@ -36,10 +40,24 @@ def page_text(case: CaseState, ladder: str, step: int, round_: int, due: datetim
     ]
     if due is not None:
         parts.append(f"Due {due.astimezone(case_tz(case)).strftime('%a %d %b %H:%M %Z')}.")
-    if case.requester.name or case.requester.phone:
-        parts.append(f"Requester: {', '.join(v for v in (case.requester.name, case.requester.phone) if v)}.")
+    if case.description:
+        parts.append(f"Problem: {shortened(' '.join(case.description.split()), DESCRIPTION_IN_PAGES)}")
+    requester = ", ".join(v for v in (case.requester.name, case.requester.company) if v)
+    if requester:
+        parts.append(f"Requester: {requester}.")
+    if case.requester.phone:
+        parts.append(f"Call back: {case.requester.phone}.")
+    if case.recording_url:
+        parts.append(f"Recording: {case.recording_url}")
     parts.append(f"Step {step}" + (f", round {round_}" if round_ > 1 else "") + ". Acknowledge to stop paging.")
     return " ".join(parts)
+
+
+def shortened(text: str | None, limit: int) -> str | None:
+    """At most `limit` characters, an ellipsis marking a cut."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
 
 
 def acknowledgement_text(case: CaseState, response_due: datetime) -> str:
@@ -73,7 +91,7 @@ def case_tz(case: CaseState):
     return zone(case.policy.calendar.timezone)
 
 
-def clocks_markdown(case: CaseState, now: datetime, response_due: datetime, resolution_due: datetime | None) -> str:
+def clocks_markdown(case: CaseState, now: datetime) -> str:
     """`current_details` for the web UI: the clocks at a glance."""
     tz = case_tz(case)
 
@@ -92,14 +110,9 @@ def clocks_markdown(case: CaseState, now: datetime, response_due: datetime, reso
         return f"| {label} | {when} | {state} |\n"
 
     rows = (
-        clock("First response", response_due, case.responded_at, "response")
-        + clock(
-            "Resolution",
-            resolution_due,
-            case.resolved_at or (case.workaround_at if case.resolution_met_by_workaround else None),
-            "resolution",
-        )
-        + clock("Emergency", case.emergency_due_at, case.resolved_at, "emergency")
+        clock("First response", case.due_at("response"), case.responded_at, "response")
+        + clock("Resolution", case.due_at("resolution"), case.resolution_met_at(), "resolution")
+        + clock("Emergency", case.emergency_due_at, case.emergency_met_at, "emergency")
     )
     escalation = case.escalation
     ladder = (

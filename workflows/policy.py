@@ -43,6 +43,7 @@ LadderName = Literal[
     "emergency_breach",
     "customer_escalation",
     "emergency_intake",
+    "requester_update",
 ]
 RequiredField = Literal[
     "requester.name",
@@ -119,9 +120,6 @@ class Severity(Strict):
     response: Target
     resolution: Target | None = None
     emergency: Target | None = None
-
-    def target(self, which: TargetName) -> Target | None:
-        return getattr(self, which)
 
 
 class CalendarSpec(Strict):
@@ -248,14 +246,22 @@ class Policy(Strict):
     def severity(self, level: int) -> Severity:
         return self.severities[level]
 
+    def contact_for(self, who: str | None) -> tuple[str, Contact] | None:
+        """(contact id, contact) for a contact id, name or email address; None for anyone else."""
+        if not who:
+            return None
+        if who in self.contacts:
+            return who, self.contacts[who]
+        wanted = who.strip().lower()
+        for contact_id, contact in self.contacts.items():
+            if wanted in (contact.name.lower(), (contact.email or "").lower()):
+                return contact_id, contact
+        return None
+
     def severity_for(self, channel: str, given: int | None) -> int:
         if given is not None:
             return given
         return self.intake.channel_severity.get(channel, self.default_severity)
-
-    def members(self, name: str) -> list[str]:
-        """A rotation's members, or the contact itself."""
-        return self.rotations.get(name, [name])
 
     def reference_problems(self) -> list[tuple[str, str]]:
         """Cross-references pydantic cannot see: (field path, problem)."""
@@ -330,10 +336,15 @@ def shared(loaded: LoadedPolicy) -> LoadedPolicy:
     return _shared.setdefault(loaded.digest, loaded)
 
 
+def years_around(year: int) -> tuple[int, int]:
+    """The years a case received in `year` needs holidays for: the year before to two after."""
+    return year - 1, year + 2
+
+
 class LoadPolicyRequest(BaseModel):
-    """Read the tenant's file, or (with `policy`) re-expand the holidays of the policy a case already holds."""
+    """Read the tenant's file, or (with `policy`) re-expand the holidays of the policy a case already holds,
+    for `years_around(year)`."""
 
     tenant: str
-    first_year: int
-    last_year: int
+    year: int
     policy: Policy | None = None

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 if TYPE_CHECKING:
-    from workflows.contracts import CaseStatus
     from workflows.state import CaseState
 
 CASE_TENANT = SearchAttributeKey.for_keyword("CaseTenant")
@@ -40,9 +39,10 @@ ALL = (
 )
 
 
-def values_of(case: CaseState, status: CaseStatus) -> dict[str, object]:
+def values_of(case: CaseState) -> dict[str, object]:
     """What each attribute holds for `case` (None: unset). One definition, for the workflow's upserts and
     for the attributes a case is started with."""
+    breach_ahead = next((alarm.at for alarm in case.alarms() if alarm.kind == "breach"), None)
     return {
         CASE_TENANT.name: case.policy.tenant,
         CASE_STATE.name: case.state,
@@ -50,9 +50,9 @@ def values_of(case: CaseState, status: CaseStatus) -> dict[str, object]:
         REQUESTER_EMAIL.name: case.requester_index,
         CASE_SEVERITY.name: case.severity,
         ESCALATION_STEP.name: case.escalation.step,
-        RESPONSE_DUE_AT.name: status.response_due_at,
-        RESOLUTION_DUE_AT.name: status.resolution_due_at,
-        NEXT_DUE_AT.name: status.next_due_at,
+        RESPONSE_DUE_AT.name: case.due_at("response"),
+        RESOLUTION_DUE_AT.name: case.due_at("resolution"),
+        NEXT_DUE_AT.name: breach_ahead,
         SLA_BREACHED.name: bool(case.breaches),
     }
 

@@ -8,18 +8,21 @@ prints the contract's own JSON.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+from datetime import UTC, datetime
 from functools import partial
 
+from starter import client as cases
 from starter.commands import case_list
-from starter.commands.case_updates import UPDATES, UpdateCommand
-from starter.commands.connection import CommandFailed, case_status, connect_client, run, signal_case, update_case
+from starter.commands.connection import CommandFailed, connect_client, run
 from starter.commands.model_options import ModelOptions, OptionError, add_model_options
 from starter.commands.status_view import escalation_line, render, tenant_zone, when
-from workflows.contracts import Amend, CaseRequest, CaseStatus, Comment
+from workflows.contracts import Actor, Amend, CaseRequest, CaseStatus, Comment
+from workflows.updates import UPDATES, Update
 
-# Gateway findings: an operator opening a case by hand has none to report.
-NOT_FROM_OPERATORS = ("phi_redacted", "notes")
+# Gateway findings and internal fields: an operator opening a case by hand has none to report.
+NOT_FROM_OPERATORS = ("phi_redacted", "notes", "requester_email_key", "answered_by")
 
 
 def add_subcommands(parser: argparse.ArgumentParser) -> None:
@@ -47,12 +50,14 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     comment_options = add_model_options(comment, Comment)
     comment.set_defaults(run=partial(run, "case comment", partial(send_comment, comment_options)))
 
-    for verb in UPDATES:
+    for verb in (update for update in UPDATES if update.cli):
         subcommand = commands.add_parser(
             verb.command, aliases=list(verb.aliases), help=verb.help, description=verb.help
         )
         _case_id(subcommand)
-        verb_options = add_model_options(subcommand, verb.model, nested=verb.nested)
+        verb_options = add_model_options(
+            subcommand, verb.model, exclude=("actor", "requester_email_key"), nested=verb.nested
+        )
         _json_option(subcommand, "print the CaseStatus JSON the update returns")
         subcommand.set_defaults(run=partial(run, f"case {verb.command}", partial(send_update, verb, verb_options)))
 
@@ -73,21 +78,15 @@ def _built(options: ModelOptions, args: argparse.Namespace):
 
 
 async def open_case(options: ModelOptions[CaseRequest], args: argparse.Namespace) -> int:
-    from activities.policy import PolicyError, policy_dir, policy_path, read_policy_file
-    from starter.cases import start_case
+    """Admitted like any intake (starter/admission.py): a field to fix exits 2, naming its option."""
+    import tenant_policies
+    from starter.admission import admit
 
     request: CaseRequest = _built(options, args)
-    if not policy_path(request.tenant).is_file():
-        raise CommandFailed(f"--tenant: no policy for tenant {request.tenant!r} in {policy_dir()}", 2)
-    try:
-        policy = read_policy_file(policy_path(request.tenant))
-    except PolicyError as problem:
-        raise CommandFailed(str(problem), 2) from None
-    if request.severity is not None and request.severity not in policy.severities:
-        known = ", ".join(str(level) for level in policy.severities)
-        raise CommandFailed(f"--severity: {request.tenant} has no severity {request.severity} (it has {known})", 2)
-    client = await connect_client()
-    opened = await start_case(client, request)
+    now = datetime.now(UTC)
+    policy = tenant_policies.loaded_policy(request.tenant, now.year)
+    admitted = admit(request, policy.policy, now)
+    opened = await cases.start_case(await connect_client(), admitted, policy)
     if args.json:
         print(json.dumps({"case_id": opened.case_id, "duplicate": opened.duplicate}))
     else:
@@ -96,31 +95,37 @@ async def open_case(options: ModelOptions[CaseRequest], args: argparse.Namespace
 
 
 async def show_status(args: argparse.Namespace) -> int:
-    status = await case_status(await connect_client(), args.case_id)
+    status = await cases.case_status(await connect_client(), args.case_id)
     print(status.model_dump_json(indent=2) if args.json else render(status))
     return 0
 
 
 async def send_comment(options: ModelOptions[Comment], args: argparse.Namespace) -> int:
-    comment = _built(options, args)
-    await signal_case(await connect_client(), args.case_id, "comment", comment)
+    comment = _built(options, args).model_copy(update={"actor": operator()})
+    await cases.send_comment(await connect_client(), args.case_id, comment)
     print(f"{args.case_id}: comment sent")
     return 0
 
 
-async def send_update(verb: UpdateCommand, options: ModelOptions, args: argparse.Namespace) -> int:
-    from starter.cases import with_requester_email_key
-
-    update = _built(options, args)
+async def send_update(verb: Update, options: ModelOptions, args: argparse.Namespace) -> int:
+    update = _built(options, args).model_copy(update={"actor": operator()})
     client = await connect_client()
     if isinstance(update, Amend):
-        update = with_requester_email_key(client, update)  # a new address is indexed as its keyed hash when encrypting
-    status = await update_case(client, args.case_id, verb.update, update, verb.command)
+        update = cases.with_requester_email_key(client, update)  # a new address is indexed as its keyed hash
+    status = await cases.run_update(client, args.case_id, verb.name, update)
     print(status.model_dump_json(indent=2) if args.json else outcome_line(verb, status))
     return 0
 
 
-def outcome_line(verb: UpdateCommand, status: CaseStatus) -> str:
+def operator() -> Actor:
+    """The CLI acts as the operating-system user who runs it."""
+    try:
+        return Actor(kind="cli", name=getpass.getuser())
+    except (KeyError, OSError):  # a container user with no name
+        return Actor(kind="cli", name="operator")
+
+
+def outcome_line(verb: Update, status: CaseStatus) -> str:
     zone = tenant_zone(status.tenant)
     parts = [
         f"{status.case_id}: {verb.command} done",

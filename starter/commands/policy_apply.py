@@ -16,11 +16,12 @@ import sys
 from dataclasses import asdict, dataclass
 from datetime import date
 
-from activities.policy import PolicyError, expand_holidays, read_policy_file, years_around
-from starter.commands.connection import CommandFailed, connect_client, run, update_case
+from starter.commands.connection import connect_client, run
 from starter.commands.status_view import tenant_zone, when
 from starter.fleet import fleet_query, list_cases
+from tenant_policies import PolicyError, expand_holidays, read_policy_file
 from workflows.contracts import ApplyPolicy
+from workflows.policy import years_around
 
 CONCURRENT_UPDATES = 16
 
@@ -46,7 +47,7 @@ def apply(args: argparse.Namespace) -> int:
     except PolicyError as problem:
         print(problem, file=sys.stderr)
         return 2
-    loaded = expand_holidays(policy, *years_around(date.today()))
+    loaded = expand_holidays(policy, *years_around(date.today().year))
     return run("policy apply", lambda args: _apply(args, ApplyPolicy(policy=loaded)), args)
 
 
@@ -62,9 +63,9 @@ async def _apply(args: argparse.Namespace, update: ApplyPolicy) -> int:
         async def one(case_id: str) -> Outcome:
             async with gate:
                 try:
-                    status = await update_case(client, case_id, "apply_policy", update, "apply a policy")
-                except CommandFailed as refused:
-                    return Outcome(case_id, "rejected", reason=str(refused).removeprefix("rejected: "))
+                    status = await cases.run_update(client, case_id, "apply_policy", update)
+                except (cases.UpdateRejected, cases.CaseClosed) as refused:
+                    return Outcome(case_id, "rejected", reason=refused.message)
             zone = tenant_zone(tenant)
             return Outcome(
                 case_id,

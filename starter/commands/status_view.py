@@ -16,11 +16,11 @@ DETAIL_WIDTH = 100
 @lru_cache(maxsize=32)
 def tenant_zone(tenant: str) -> tzinfo | None:
     """The zone in the tenant's policy file here; None (keep the case's own offsets) when it cannot be read."""
-    from activities.policy import PolicyError, policy_path, read_policy_file
+    import tenant_policies
 
     try:
-        return ZoneInfo(read_policy_file(policy_path(tenant)).calendar.timezone)
-    except (PolicyError, ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        return ZoneInfo(tenant_policies.tenant_policy(tenant).calendar.timezone)
+    except (tenant_policies.PolicyError, tenant_policies.UnknownTenant, ValueError, KeyError):
         return None
 
 

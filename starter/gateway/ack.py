@@ -12,11 +12,11 @@ from html import escape
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from activities.ack_link import AckClaim, AckLinkError, AckLinkExpired, verify_ack_token
-from starter.gateway import temporal
-from starter.gateway.errors import Conflict, GatewayError, NotFound
+from signed_links import AckClaim, AckLinkError, AckLinkExpired, verify_ack_token
+from starter import client as cases
+from starter.gateway.errors import http_status
 from starter.gateway.pages import message_page, page
-from workflows.contracts import Acknowledge
+from workflows.contracts import Acknowledge, Actor
 
 router = APIRouter(tags=["acknowledge"])
 
@@ -34,11 +34,11 @@ async def open_acknowledge_link(token: str, http: Request) -> Response:
         return claim
     try:
         client = await http.app.state.temporal.client()
-        case = await temporal.status(client, claim.case_id)
-    except NotFound:
+        case = await cases.case_status(client, claim.case_id)
+    except cases.CaseNotFound:
         return _answer(False, "Unknown case", f"{claim.case_id} does not exist (any more).", 404)
-    except GatewayError as trouble:
-        return _answer(False, "Try again", f"the case could not be read: {trouble.message}", trouble.status)
+    except cases.CaseError as trouble:
+        return _answer(False, "Try again", f"the case could not be read: {trouble.message}", http_status(trouble))
     if not case.escalation.running:
         return _answer(
             False, "Nothing to acknowledge", f"{claim.case_id}: {_already('no escalation ladder is running')}", 409
@@ -64,7 +64,7 @@ async def acknowledge_link(token: str, http: Request) -> Response:
 
 def _claim(token: str, http: Request, voice: bool = False) -> AckClaim | Response:
     try:
-        return verify_ack_token(token, datetime.now(UTC), http.app.state.settings.delivery)
+        return verify_ack_token(token, datetime.now(UTC), http.app.state.settings.delivery.secret("ack"))
     except AckLinkError as problem:
         status = 410 if isinstance(problem, AckLinkExpired) else 400
         return _answer(voice, "This link cannot acknowledge", str(problem), status)
@@ -76,13 +76,15 @@ async def _acknowledge(token: str, http: Request, voice: bool) -> Response:
         return claim
     try:
         client = await http.app.state.temporal.client()
-        case = await temporal.run_update(client, claim.case_id, "acknowledge", Acknowledge(by=claim.contact))
-    except NotFound:
+        acknowledged = Acknowledge(by=claim.contact, actor=Actor(kind="ack_link", name=claim.contact))
+        case = await cases.run_update(client, claim.case_id, "acknowledge", acknowledged)
+    except cases.CaseNotFound:
         return _answer(voice, "Unknown case", f"{claim.case_id} does not exist (any more).", 404)
-    except Conflict as refused:
+    except (cases.UpdateRejected, cases.CaseClosed) as refused:
         return _answer(voice, "Nothing to acknowledge", f"{claim.case_id}: {_already(refused.message)}", 409)
-    except GatewayError as trouble:
-        return _answer(voice, "Try again", f"the acknowledgement did not go through: {trouble.message}", trouble.status)
+    except cases.CaseError as trouble:
+        why = f"the acknowledgement did not go through: {trouble.message}"
+        return _answer(voice, "Try again", why, http_status(trouble))
     if voice:
         return _twiml("Acknowledged")
     subject = escape(case.subject or "(no subject)")

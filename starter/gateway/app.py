@@ -9,12 +9,13 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from starter.client import connect
 from starter.gateway import ack, case_routes, codec, intake_routes, portal
 from starter.gateway.errors import install_error_handlers
 from starter.gateway.limits import BodyLimit
 from starter.gateway.responses import Health
 from starter.gateway.settings import GatewaySettings
-from starter.gateway.temporal import ClientFactory, Temporal, client_from_environment
+from starter.gateway.temporal import ClientFactory, Temporal
 
 DESCRIPTION = """Support cases as durable Temporal workflows.
 
@@ -27,9 +28,7 @@ Errors are JSON `{"error": "..."}`; a 422 also lists `fields: [{field, problem}]
 """
 
 
-def create_app(
-    client_factory: ClientFactory = client_from_environment, settings: GatewaySettings | None = None
-) -> FastAPI:
+def create_app(client_factory: ClientFactory = connect, settings: GatewaySettings | None = None) -> FastAPI:
     app = FastAPI(title="supportflow gateway", version="1", description=DESCRIPTION)
     app.state.settings = settings or GatewaySettings.from_env()
     app.state.temporal = Temporal(client_factory)

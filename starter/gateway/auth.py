@@ -13,6 +13,7 @@ import hmac
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from starter.client import tenant_of
 from starter.gateway.errors import Forbidden, Unauthorized
 from starter.gateway.settings import ApiKey, GatewaySettings
 
@@ -41,6 +42,9 @@ def require(*scopes: str):
             raise Unauthorized("this API key is not valid")
         if not key.scopes & allowed:
             raise Forbidden(f"this API key lacks the scope for this route (needs one of: {', '.join(sorted(allowed))})")
+        tenant = request.query_params.get("tenant") or tenant_of(request.path_params.get("case_id") or "")
+        if not key.allows(tenant):
+            raise Forbidden(f"this API key is not for tenant {tenant!r}")
         return key
 
     return check

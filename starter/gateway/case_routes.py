@@ -13,36 +13,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
 from temporalio.service import RPCError, RPCStatusCode
 
-from starter.cases import with_requester_email_key
+from starter import client as cases
 from starter.fleet import FilterError, fleet_query, summary
-from starter.gateway import temporal
 from starter.gateway.auth import OPERATE, READ_ONE, require
 from starter.gateway.errors import field_error
 from starter.gateway.phi import redact_free_text
 from starter.gateway.responses import CaseList, CommentAccepted, ErrorBody, FieldErrorBody
-from workflows.contracts import (
-    Acknowledge,
-    Amend,
-    ApplyPolicy,
-    Assign,
-    CaseStateName,
-    CaseStatus,
-    Close,
-    Comment,
-    Pause,
-    ProvideWorkaround,
-    Reopen,
-    RequestEmergency,
-    RequestEscalation,
-    Resolve,
-    Respond,
-    Resume,
-    SetSeverity,
-)
+from starter.gateway.settings import ApiKey
+from workflows.contracts import Actor, Amend, CaseStateName, CaseStatus, Comment
+from workflows.updates import UPDATES, Update
 
 router = APIRouter(tags=["cases"])
 CaseId = Annotated[str, Path(description="case-<tenant>-<key>", max_length=200)]
@@ -56,24 +38,6 @@ ACTED = {
     },
     422: {"model": FieldErrorBody},
 }
-UPDATES: dict[str, type[BaseModel]] = {
-    "respond": Respond,
-    "acknowledge": Acknowledge,
-    "assign": Assign,
-    "set_severity": SetSeverity,
-    "pause": Pause,
-    "resume": Resume,
-    "provide_workaround": ProvideWorkaround,
-    "request_escalation": RequestEscalation,
-    "request_emergency": RequestEmergency,
-    "amend": Amend,
-    "resolve": Resolve,
-    "reopen": Reopen,
-    "close": Close,
-    "apply_policy": ApplyPolicy,
-}
-# DESIGN: admin holds "everything, including policy apply"; every other update is `operate`.
-UPDATE_SCOPE = {"apply_policy": "admin"}
 
 
 @router.get(
@@ -81,7 +45,7 @@ UPDATE_SCOPE = {"apply_policy": "admin"}
 )
 async def case_status(case_id: CaseId, http: Request) -> CaseStatus:
     """The case's `status` query: state, clocks, escalation and timeline."""
-    return await temporal.status(await http.app.state.temporal.client(), case_id)
+    return await cases.case_status(await http.app.state.temporal.client(), case_id)
 
 
 @router.post(
@@ -89,12 +53,14 @@ async def case_status(case_id: CaseId, http: Request) -> CaseStatus:
     status_code=202,
     response_model=CommentAccepted,
     responses=ACTED,
-    dependencies=[Depends(require("intake", "operate"))],
 )
-async def comment(case_id: CaseId, body: Comment, http: Request) -> JSONResponse:
+async def comment(
+    case_id: CaseId, body: Comment, http: Request, key: ApiKey = Depends(require("intake", "operate"))
+) -> JSONResponse:
     """The `comment` signal. A comment by the requester resumes a case that is waiting on them."""
     client = await http.app.state.temporal.client()
-    await temporal.send_comment(client, case_id, redact_free_text(case_id, body))
+    body = body.model_copy(update={"actor": Actor(kind="key", name=key.name)})
+    await cases.send_comment(client, case_id, redact_free_text(case_id, body))
     return JSONResponse(CommentAccepted(case_id=case_id).model_dump(), status_code=202)
 
 
@@ -152,30 +118,34 @@ def _token_bytes(page_token: str | None) -> bytes | None:
         raise field_error("page_token", "not a token this gateway returned") from None
 
 
-def _update_route(name: str, model: type[BaseModel]) -> None:
+def _update_route(update: Update) -> None:
+    model = update.model
     optional = all(not field.is_required() for field in model.model_fields.values())
 
     async def run(
-        case_id: CaseId, http: Request, args: model = Body(default_factory=model) if optional else Body()
-    ) -> CaseStatus:  # type: ignore[valid-type]
+        case_id: CaseId,
+        http: Request,
+        args: model = Body(default_factory=model) if optional else Body(),  # type: ignore[valid-type]
+        key: ApiKey = Depends(require(update.scope)),
+    ) -> CaseStatus:
         client = await http.app.state.temporal.client()
+        # Who acted is who authenticated; the address's index is the gateway's to compute, never the caller's.
+        args = args.model_copy(update={"actor": Actor(kind="key", name=key.name)})
         if isinstance(args, Amend):
-            # The address's index is the gateway's to compute (a keyed hash when payloads are encrypted), never the caller's.
-            args = with_requester_email_key(client, args.model_copy(update={"requester_email_key": None}))
-        return await temporal.run_update(client, case_id, name, redact_free_text(case_id, args))
+            args = cases.with_requester_email_key(client, args)
+        return await cases.run_update(client, case_id, update.name, redact_free_text(case_id, args))
 
-    run.__name__ = f"update_{name}"
+    run.__name__ = f"update_{update.name}"
     router.add_api_route(
-        f"/v1/cases/{{case_id}}/{name}",
+        f"/v1/cases/{{case_id}}/{update.name}",
         run,
         methods=["POST"],
         response_model=CaseStatus,
         responses=ACTED,
-        summary=f"Update: {name}",
-        description=f"Runs the `{name}` update; the body is its {model.__name__} model.",
-        dependencies=[Depends(require(UPDATE_SCOPE.get(name, "operate")))],
+        summary=f"Update: {update.name}",
+        description=f"Runs the `{update.name}` update ({update.help}); the body is its {model.__name__} model.",
     )
 
 
-for _name, _model in UPDATES.items():
-    _update_route(_name, _model)
+for _update in UPDATES:
+    _update_route(_update)

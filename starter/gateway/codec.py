@@ -38,7 +38,7 @@ from google.protobuf import json_format
 from starlette.middleware.cors import CORSMiddleware
 from temporalio.api.common.v1 import Payloads
 
-from activities import signing
+import signed_links as signing
 from starter.encryption import DecryptionError, EncryptionCodec
 from starter.gateway.auth import find_key
 from starter.gateway.errors import FieldErrors, Forbidden, GatewayError, Unauthorized, Unavailable, field_error

@@ -15,7 +15,28 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from starter.admission import Refused
+from starter.client import (
+    CaseClosed,
+    CaseError,
+    CaseNotFound,
+    CaseStillOpening,
+    NoAnswer,
+    TemporalUnavailable,
+    UpdateRejected,
+)
 from starter.intake import IntakeError
+from tenant_policies import PolicyError, UnknownTenant
+
+# How each of the client layer's errors reads over HTTP.
+CASE_ERROR_STATUS: dict[type[CaseError], int] = {
+    CaseNotFound: 404,
+    CaseClosed: 409,
+    UpdateRejected: 409,
+    CaseStillOpening: 503,
+    TemporalUnavailable: 503,
+    NoAnswer: 504,
+}
 
 
 class GatewayError(Exception):
@@ -59,24 +80,10 @@ class Forbidden(GatewayError):
     status = 403
 
 
-class NotFound(GatewayError):
-    status = 404
-
-
-class Conflict(GatewayError):
-    """409: a validator rejected the update, or the case is closed."""
-
-    status = 409
-
-
 class Unavailable(GatewayError):
     """503: Temporal cannot be reached, or a tenant's policy file cannot be read."""
 
     status = 503
-
-
-class TooSlow(GatewayError):
-    status = 504
 
 
 def problems_from(
@@ -122,6 +129,22 @@ def install_error_handlers(app: FastAPI) -> None:
     async def model_invalid(request: Request, error: ValidationError) -> JSONResponse:
         return _unprocessable(FieldErrors(problems_from(error.errors(), drop=())))
 
+    @app.exception_handler(CaseError)
+    async def case_error(request: Request, error: CaseError) -> JSONResponse:
+        return JSONResponse({"error": error.message}, status_code=http_status(error))
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, error: Refused) -> JSONResponse:
+        return _unprocessable(FieldErrors(error.problems))
+
+    @app.exception_handler(UnknownTenant)
+    async def unknown_tenant(request: Request, error: UnknownTenant) -> JSONResponse:
+        return _unprocessable(field_error("tenant", f"unknown tenant {error.tenant[:80]!r}"))
+
+    @app.exception_handler(PolicyError)
+    async def broken_policy(request: Request, error: PolicyError) -> JSONResponse:
+        return JSONResponse({"error": f"the tenant's policy cannot be used: {error}"}, status_code=503)
+
     @app.exception_handler(IntakeError)
     async def intake_invalid(request: Request, error: IntakeError) -> JSONResponse:
         return _unprocessable(field_error(error.field, error.message))
@@ -130,6 +153,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         detail = error.detail if isinstance(error.detail, str) else "request failed"
         return JSONResponse({"error": detail}, status_code=error.status_code, headers=getattr(error, "headers", None))
+
+
+def http_status(error: CaseError) -> int:
+    return next(status for kind, status in CASE_ERROR_STATUS.items() if isinstance(error, kind))
 
 
 def _unprocessable(error: FieldErrors) -> JSONResponse:

@@ -7,7 +7,6 @@ anything reaches Temporal.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request
@@ -15,9 +14,10 @@ from fastapi.responses import JSONResponse
 
 from starter.gateway.auth import INTAKE
 from starter.gateway.email_route import email_intake
-from starter.gateway.opening import admit, open_case
-from starter.gateway.policies import tenant_policy
+from starter.gateway.errors import Forbidden
+from starter.gateway.opening import open_case, policy_for, receipt_time
 from starter.gateway.responses import CaseOpened, CommentAccepted, ErrorBody, FieldErrorBody
+from starter.gateway.settings import ApiKey
 from starter.intake import ChatIntake, VoicemailIntake, WebForm, chat_request, voicemail_request, web_request
 from workflows.contracts import CaseRequest
 
@@ -32,34 +32,32 @@ OPENED = {
 Tenant = Annotated[str, Query(description="The tenant whose policy applies, e.g. blockit", max_length=100)]
 
 
-def receipt_time() -> datetime:
-    return datetime.now(UTC)
-
-
 @router.post("/v1/cases", status_code=201, responses=OPENED, summary="Open a case from CaseRequest JSON")
-async def open_from_json(request: CaseRequest, http: Request) -> JSONResponse:
+async def open_from_json(request: CaseRequest, http: Request, key: ApiKey = INTAKE) -> JSONResponse:
     """Any channel; in-app messaging uses `channel: messaging`. The same `source_id` is the same case."""
-    policy = tenant_policy(request.tenant)
-    # What the gateway found (redaction, notes) and the address's index are the gateway's to say, never the caller's.
-    request = request.model_copy(update={"phi_redacted": False, "notes": [], "requester_email_key": None})
-    return await open_case(http, admit(request, policy, receipt_time()))
+    if not key.allows(request.tenant):
+        raise Forbidden(f"this API key is not for tenant {request.tenant!r}")
+    now = receipt_time()
+    policy = policy_for(request.tenant, now)
+    # What the gateway found (redaction, notes) and who answered a call are the gateway's to say, never the caller's.
+    request = request.model_copy(update={"phi_redacted": False, "notes": [], "answered_by": None})
+    return await open_case(http, request, policy, now)
 
 
 @router.post("/v1/intake/voicemail", status_code=201, responses=OPENED, summary="Open a case from a voicemail")
 async def open_from_voicemail(body: VoicemailIntake, tenant: Tenant, http: Request) -> JSONResponse:
     """The policy's `intake.extensions` maps the extension to a channel (BluB0X: 6 → emergency_line).
     A voicemail is never turned away: missing details are listed in the case and asked for."""
-    policy = tenant_policy(tenant)
     now = receipt_time()
-    return await open_case(http, admit(voicemail_request(body, policy, now), policy, now))
+    policy = policy_for(tenant, now)
+    return await open_case(http, voicemail_request(body, policy.policy, now), policy, now)
 
 
 @router.post("/v1/intake/chat", status_code=201, responses=OPENED, summary="Open a case from a chat conversation")
 async def open_from_chat(body: ChatIntake, tenant: Tenant, http: Request) -> JSONResponse:
     """`source_id` is the conversation id, so a repeated hand-off is the same case."""
-    policy = tenant_policy(tenant)
     now = receipt_time()
-    return await open_case(http, admit(chat_request(body, tenant, now), policy, now))
+    return await open_case(http, chat_request(body, tenant, now), policy_for(tenant, now), now)
 
 
 @router.post(
@@ -71,9 +69,8 @@ async def open_from_web_form(
     http: Request,
     channel: Annotated[Literal["web", "help_button"], Query(description="help_button for an in-product form")] = "web",
 ) -> JSONResponse:
-    policy = tenant_policy(tenant)
     now = receipt_time()
-    return await open_case(http, admit(web_request(form, tenant, channel, now), policy, now))
+    return await open_case(http, web_request(form, tenant, channel, now), policy_for(tenant, now), now)
 
 
 @router.post(

@@ -7,9 +7,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from starter.gateway.errors import FieldErrors
-from starter.gateway.policies import tenant_policy
-from starter.gateway.temporal import tenant_of
+import tenant_policies
+from starter.client import tenant_of
 from starter.intake import redact
 
 FREE_TEXT = ("text", "message", "description", "resolution", "reason", "subject", "worked_with", "existing_case")
@@ -21,8 +20,8 @@ def redacts(case_id: str) -> bool:
     if tenant is None:
         return False
     try:
-        return tenant_policy(tenant).intake.redact_phi
-    except FieldErrors:  # not one of our tenants: the case lookup answers 404
+        return tenant_policies.tenant_policy(tenant).intake.redact_phi
+    except tenant_policies.UnknownTenant:  # not one of our tenants: the case lookup answers 404
         return False
 
 

@@ -13,19 +13,19 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.client import Client
 
-from activities import signing
+import signed_links as signing
+import tenant_policies
+from starter import client as cases
 from starter.encryption import keyring_of, requester_email_keys
-from starter.gateway import temporal
 from starter.gateway.auth import ADMIN
-from starter.gateway.errors import Conflict, GatewayError, NotFound
+from starter.gateway.errors import http_status
 from starter.gateway.pages import message_page
 from starter.gateway.phi import redact_free_text
-from starter.gateway.policies import tenant_policy
 from starter.gateway.portal_pages import case_page, cases_page
 from starter.gateway.portal_session import Session, current_session, magic_link, start_session
 from starter.gateway.responses import ErrorBody, FieldErrorBody, PortalLink, PortalLinkRequest
 from workflows import search_attributes as sa
-from workflows.contracts import CaseStatus, RequestEscalation
+from workflows.contracts import Actor, CaseStatus, RequestEscalation
 from workflows.policy import Policy
 
 links = APIRouter(tags=["portal"])
@@ -41,7 +41,7 @@ LISTED = 100
 )
 async def create_link(body: PortalLinkRequest, http: Request) -> PortalLink:
     """A signed magic link (24 h) that signs `email` in to `tenant`'s portal."""
-    tenant_policy(body.tenant)
+    tenant_policies.tenant_policy(body.tenant)
     url, expires_at = magic_link(http.app.state.settings, body.tenant, body.email)
     return PortalLink(url=url, expires_at=expires_at)
 
@@ -62,7 +62,7 @@ async def your_cases(http: Request) -> Response:
     session = current_session(http)
     if session is None:
         return _signed_out()
-    policy = tenant_policy(session.tenant)
+    policy = tenant_policies.tenant_policy(session.tenant)
     client = await http.app.state.temporal.client()
     cases = await _own_cases(client, session)
     return cases_page(session, policy.display_name, policy.calendar.timezone, cases)
@@ -73,10 +73,10 @@ async def one_case(case_id: str, http: Request) -> Response:
     session = current_session(http)
     if session is None:
         return _signed_out()
-    policy = tenant_policy(session.tenant)
+    policy = tenant_policies.tenant_policy(session.tenant)
     try:
         case = await _own_case(await http.app.state.temporal.client(), session, case_id)
-    except NotFound:
+    except cases.CaseNotFound:
         return _not_found()
     return _case(http, session, policy, case)
 
@@ -91,31 +91,24 @@ async def escalate(
     session = current_session(http)
     if session is None:
         return _signed_out()
-    policy = tenant_policy(session.tenant)
+    policy = tenant_policies.tenant_policy(session.tenant)
     client = await http.app.state.temporal.client()
     try:
         case = await _own_case(client, session, case_id)
-    except NotFound:
+    except cases.CaseNotFound:
         return _not_found()
     if not session.csrf_ok(csrf, http.app.state.settings):
         return message_page("Please try again", "This form is out of date; reload the case and ask again.", 403)
     if not reason.strip():
         return _case(http, session, policy, case, ("error", "Tell us why the case needs escalating."), 422)
     try:
-        case = await temporal.run_update(
-            client, case_id, "request_escalation", redact_free_text(case_id, RequestEscalation(reason=reason.strip()))
-        )
-    except Conflict as refused:
+        escalation = RequestEscalation(reason=reason.strip(), actor=Actor(kind="portal", name=session.email))
+        case = await cases.run_update(client, case_id, "request_escalation", redact_free_text(case_id, escalation))
+    except (cases.UpdateRejected, cases.CaseClosed) as refused:
         return _case(http, session, policy, case, ("error", f"We could not escalate: {refused.message}"), 409)
-    except GatewayError as trouble:
-        return _case(
-            http,
-            session,
-            policy,
-            case,
-            ("error", f"We could not escalate right now: {trouble.message}"),
-            trouble.status,
-        )
+    except cases.CaseError as trouble:
+        notice = ("error", f"We could not escalate right now: {trouble.message}")
+        return _case(http, session, policy, case, notice, http_status(trouble))
     return _case(http, session, policy, case, ("ok", "Escalation requested: the support team is being notified."))
 
 
@@ -137,15 +130,15 @@ async def _own_cases(client: Client, session: Session) -> list[CaseStatus]:
 
 
 async def _own_case(client: Client, session: Session, case_id: str) -> CaseStatus:
-    """The case, only if it belongs to this session's tenant and requester; NotFound otherwise."""
-    if temporal.tenant_of(case_id) != session.tenant:
-        raise NotFound(case_id)
+    """The case, only if it belongs to this session's tenant and requester; CaseNotFound otherwise."""
+    if cases.tenant_of(case_id) != session.tenant:
+        raise cases.CaseNotFound(case_id)
     try:
-        case = await temporal.status(client, case_id)
-    except GatewayError:
-        raise NotFound(case_id) from None
+        case = await cases.case_status(client, case_id)
+    except cases.CaseError:
+        raise cases.CaseNotFound(case_id) from None
     if case.tenant != session.tenant or (case.requester.email or "").lower() != session.email:
-        raise NotFound(case_id)
+        raise cases.CaseNotFound(case_id)
     return case
 
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from fastapi import Request
 from fastapi.responses import Response
 
-from activities import signing
-from activities.portal_link import portal_url
+import signed_links as signing
+from signed_links import portal_url
 from starter.gateway.settings import GatewaySettings
 
 COOKIE = "supportflow_portal"

@@ -23,13 +23,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from activities.settings import SettingsError
+    import environment
+    from environment import SettingsError
     from starter.gateway.app import create_app
-    from starter.gateway.settings import GatewaySettings, GatewaySettingsError
+    from starter.gateway.settings import GatewaySettings
 
     try:
         settings = GatewaySettings.from_env()
-    except (GatewaySettingsError, SettingsError) as problem:
+        for secret in ("SUPPORTFLOW_ACK_SECRET", "SUPPORTFLOW_PORTAL_SECRET"):
+            environment.required(secret, why="the gateway checks acknowledgement links and signs portal links with it")
+    except SettingsError as problem:
         print(f"supportflow gateway: {problem}", file=sys.stderr)
         return 2
     if not settings.api_keys:

@@ -4,7 +4,6 @@ from starter.intake.chat import ChatIntake, chat_request
 from starter.intake.email import Attachment, EmailIntake, case_id_from_message_id, parse_email
 from starter.intake.errors import IntakeError
 from starter.intake.phi import redact, redact_request
-from starter.intake.required import missing_fields, received_at_problem
 from starter.intake.voicemail import VoicemailIntake, voicemail_channel, voicemail_request
 from starter.intake.web import WebForm, web_request
 
@@ -17,9 +16,7 @@ __all__ = [
     "WebForm",
     "case_id_from_message_id",
     "chat_request",
-    "missing_fields",
     "parse_email",
-    "received_at_problem",
     "redact",
     "redact_request",
     "voicemail_channel",

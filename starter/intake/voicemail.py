@@ -6,7 +6,6 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from starter.intake.required import received_at_problem
 from starter.intake.text import blank_to_none, normalise_phone, one_line, subject_from
 from workflows.contracts import CaseRequest, Requester
 from workflows.policy import Channel, Policy
@@ -68,27 +67,26 @@ def voicemail_channel(body: VoicemailIntake, policy: Policy) -> Channel:
 
 
 def voicemail_request(body: VoicemailIntake, policy: Policy, receipt_time: datetime) -> CaseRequest:
-    """Never refuses: a night-time voicemail always opens a case, with any doubt recorded in `notes`."""
+    """Never refuses: a night-time voicemail always opens a case, with any doubt recorded in `notes`
+    (`admit` replaces a `received_at` the clock cannot start from)."""
     notes: list[str] = []
-    received_at = body.received_at or receipt_time
-    if received_at_problem(body.received_at, receipt_time):
-        notes.append(f"received_at {received_at.isoformat()} was in the future; replaced by the receipt time")
-        received_at = receipt_time
     if body.callback_number is None:
         notes.append(f"caller id {body.caller_number!r} is not a phone number; no number to call back")
     if body.extension is not None and body.extension not in policy.intake.extensions:
         notes.append(f"extension {body.extension!r} is not in the policy; opened as voicemail")
     transcription = body.transcription.strip()
-    description = "\n\n".join(
-        part for part in (transcription, body.recording_url and f"Recording: {body.recording_url}") if part
-    )
+    recording_url = body.recording_url
+    if recording_url is not None and not recording_url.startswith("https://"):
+        notes.append("the recording URL is not https; not kept")
+        recording_url = None
     return CaseRequest(
         tenant=policy.tenant,
         channel=voicemail_channel(body, policy),
         requester=Requester(name=body.caller_name, phone=body.callback_number),
         subject=subject_from(transcription) or f"Voicemail from {body.caller_name or body.caller_number}",
-        description=description or None,
-        received_at=received_at,
+        description=transcription or None,
+        received_at=body.received_at or receipt_time,
         source_id=body.recording_url,
+        recording_url=recording_url,
         notes=notes,
     )

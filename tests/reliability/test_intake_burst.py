@@ -24,7 +24,7 @@ import pytest
 from reliability_support import REPO, WorkerProcess, case_status, eventually
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from starter.cases import case_id
+from starter.client import case_id
 from starter.devserver import DevServer, free_port
 from workflows.contracts import CaseRequest
 

@@ -20,7 +20,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from activities.policy import PolicyError, parse_policy
+from tenant_policies import PolicyError, parse_policy
 from workflows.policy import Policy
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from receivers import HttpReceiver, Reply
 from reliability_support import WorkerProcess, case_status, eventually, timeline_events, write_drill_policy
+from support import start_case
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from starter.cases import start_case
 from starter.devserver import DevServer
 from workflows.contracts import CaseRequest, Requester
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,10 +20,11 @@ from temporal_fixtures import case_worker
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from starter.cases import initial_search_attributes
+import tenant_policies
+from starter import client as cases
 from workflows.contracts import CaseRequest, CaseStatus, Requester
 
-HISTORIES = Path(__file__).resolve().parent / "histories"
+HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 
 
 @pytest.fixture
@@ -60,15 +60,10 @@ class CaseEnv:
         await self.env.sleep(gap)
 
     async def open(self, request: CaseRequest) -> WorkflowHandle:
-        """Started as `start_case` starts a case: with the search attributes its first task would publish."""
-        return await self.client.start_workflow(
-            "SupportCase",
-            request,
-            id=f"case-{request.tenant}-{uuid.uuid4().hex[:24]}",
-            task_queue=self.queue,
-            result_type=CaseStatus,
-            search_attributes=initial_search_attributes(request),
-        )
+        """Started by `start_case`, as the gateway and the CLI start a case: with its policy and attributes."""
+        year = (request.received_at or await self.now()).year
+        policy = tenant_policies.loaded_policy(request.tenant, year)
+        return (await cases.start_case(self.client, request, policy, self.queue)).handle
 
     async def status(self, case: WorkflowHandle) -> CaseStatus:
         """The case's status; a case answers once its policy is loaded, a moment after start."""
@@ -86,7 +81,8 @@ class CaseEnv:
         for _ in range(250):
             status = await self.status(case)
             if any(
-                e.event.startswith("notification_") and e.detail.get("ladder") == "requester_ack"
+                e.event == "acknowledgement_sent"
+                or (e.event == "notification_failed" and e.detail.get("ladder") == "requester_ack")
                 for e in status.timeline
             ):
                 return status

@@ -4,7 +4,6 @@ runs the production workflow and activities against it."""
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -25,7 +24,7 @@ from workflows.contracts import CaseRequest
 from workflows.messages import summary_line  # noqa: F401  (kept importable for tests naming cases)
 
 BIN = Path(sys.executable).parent
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 async def register_search_attributes(client: Client, namespace: str = "default") -> None:
@@ -56,7 +55,7 @@ async def case_worker(client: Client, task_queue: str | None = None) -> AsyncIte
     from worker import WorkerSettings, build_worker
 
     queue = task_queue or f"cases-{uuid.uuid4().hex[:8]}"
-    settings = replace(WorkerSettings.from_env(os.environ), workflow_sandbox="strict")
+    settings = replace(WorkerSettings.from_env(), workflow_sandbox="strict")
     worker: Worker = build_worker(client, task_queue=queue, settings=settings)
     async with worker:
         yield queue

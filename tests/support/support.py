@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from receivers import HttpReceiver
+from temporalio.client import Client
 
-REPO = Path(__file__).resolve().parent.parent
+import tenant_policies
+from starter import client as cases
+from workflows.contracts import CaseRequest
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0, every: float = 0.1) -> Any:
@@ -52,3 +58,9 @@ def write_policies(folder: Path, hooks: HttpReceiver, copies: dict[str, str] | N
         for copy, original in (copies or {}).items():
             if policy["tenant"] == original:
                 (folder / f"{copy}.yaml").write_text(yaml.safe_dump(policy | {"tenant": copy}, sort_keys=False))
+
+
+async def start_case(client: Client, request: CaseRequest, queue: str | None = None) -> cases.Opened:
+    """`starter.client.start_case` with the tenant's policy from SUPPORTFLOW_POLICY_DIR, as the gateway starts one."""
+    year = (request.received_at or datetime.now(UTC)).year
+    return await cases.start_case(client, request, tenant_policies.loaded_policy(request.tenant, year), queue)

@@ -19,6 +19,7 @@ from activities.settings import Settings
 TWILIO_SID = "ACtest00000000000000000000000000"
 TWILIO_TOKEN = "twilio-test-token"
 TWILIO_FROM = "+15555550199"
+PORTAL_SECRET = "test-portal-secret"
 ACK_SECRET = "test-ack-secret"
 PUBLIC_URL = "http://gateway.test"
 
@@ -56,5 +57,6 @@ async def smtp_receiver(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SmtpRe
 def ack_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
     """A known acknowledgement-link secret and gateway URL, so tests can verify the links deliveries carry."""
     monkeypatch.setenv("SUPPORTFLOW_ACK_SECRET", ACK_SECRET)
+    monkeypatch.setenv("SUPPORTFLOW_PORTAL_SECRET", PORTAL_SECRET)
     monkeypatch.setenv("SUPPORTFLOW_PUBLIC_URL", PUBLIC_URL)
     return Settings.from_env()

@@ -1,0 +1,72 @@
+"""Admitting a request: the one place that decides whether it may open a case, before anything reaches Temporal.
+
+The gateway's routes, the CLI's `case open`, the mailbox and the phone
+line all admit through `admit`. Synchronous channels (someone is waiting
+to fix the form) are refused with every field to fix named; asynchronous
+ones (email, voicemail, messaging, phone, emergency line) are accepted,
+and the case records the gaps and asks for them. The workflow checks again
+(`workflows/opening.py`) for starts that come from other clients.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from starter.intake.addresses import EXAMPLE, is_email_address
+from starter.intake.phi import redact_request
+from workflows.contracts import CaseRequest
+from workflows.opening import received_at_problem
+from workflows.policy import SYNCHRONOUS_CHANNELS, Policy
+from workflows.state import missing_fields
+
+# Far below Temporal's 2 MB payload limit, which a pasted log in an email body could otherwise pass.
+TEXT_LIMITS = {"subject": 1_000, "description": 100_000}
+
+
+class Refused(ValueError):
+    """The request cannot open a case as sent; `problems` are (field, problem) pairs for its sender."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{field}: {problem}" for field, problem in problems))
+
+
+def admit(request: CaseRequest, policy: Policy, receipt_time: datetime) -> CaseRequest:
+    """The request as it may open a case (gateway findings in `notes`, PHI redacted), or `Refused`."""
+    synchronous = request.channel in SYNCHRONOUS_CHANNELS
+    if request.channel not in policy.intake.channels and synchronous:
+        # Nothing else matters on a channel the tenant does not take. Asynchronous channels are
+        # accepted; the workflow notes the unlisted channel in `opened`.
+        takes = ", ".join(policy.intake.channels)
+        raise Refused([("channel", f"{policy.tenant} does not take {request.channel} requests (it takes {takes})")])
+    problems: list[tuple[str, str]] = []
+    notes: list[str] = []
+    if request.severity is not None and request.severity not in policy.severities and synchronous:
+        known = ", ".join(str(level) for level in policy.severities)
+        problems.append(("severity", f"{policy.tenant} has no severity {request.severity} (it has {known})"))
+    if why := received_at_problem(request.received_at, receipt_time):
+        if synchronous:
+            problems.append(("received_at", why))
+        else:
+            request = request.model_copy(update={"received_at": receipt_time})
+            notes.append(f"{why}; replaced by the receipt time")
+    email = request.requester.email
+    if email is not None and not is_email_address(email):
+        if synchronous:
+            problems.append(("requester.email", f"not one email address such as {EXAMPLE}"))
+        else:
+            # Nobody is there to correct it: open the case without it, and let the case ask.
+            request = request.model_copy(update={"requester": request.requester.model_copy(update={"email": None})})
+            notes.append(f"requester email {email[:80]!r} is not one address we can write to; dropped")
+    if synchronous:
+        problems += [(field, f"required by the {policy.tenant} policy") for field in missing_fields(request, policy)]
+    if problems:
+        raise Refused(problems)
+    for name, limit in TEXT_LIMITS.items():
+        text = getattr(request, name)
+        if text is not None and len(text) > limit:
+            request = request.model_copy(update={name: text[:limit] + "…"})
+            notes.append(f"{name} cut from {len(text)} to {limit} characters")
+    if notes:
+        request = request.model_copy(update={"notes": [*request.notes, *notes]})
+    return redact_request(request) if policy.intake.redact_phi else request

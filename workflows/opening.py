@@ -1,0 +1,111 @@
+"""Opening a case: the state a request starts in, and the one rule about its `received_at`.
+
+The gateway admits requests before they reach Temporal (starter/admission.py);
+the workflow applies the same rules again here, as the second line of
+defence for starts that bypass the gateway (another client, plain JSON).
+`start_case` also calls `opened_case`, so the search attributes a case
+starts with are the ones its first task computes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from workflows import messages
+from workflows.contracts import CaseRequest
+from workflows.policy import LoadedPolicy
+from workflows.state import CaseState, missing_fields
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# Older than this, a `received_at` would open a case already breached and paging: the gateway refuses it.
+PAST_LIMIT = timedelta(days=30)
+
+
+def received_at_problem(received_at: datetime | None, receipt_time: datetime) -> str | None:
+    """Why `received_at` cannot start the SLA clock, or None when it can."""
+    if received_at is None:
+        return None
+    if received_at.tzinfo is None or received_at.utcoffset() is None:
+        return f"received_at {received_at.isoformat()} has no UTC offset"
+    if received_at - receipt_time > FUTURE_TOLERANCE:
+        return (
+            f"received_at {received_at.isoformat()} is more than {FUTURE_TOLERANCE.seconds // 60} minutes "
+            f"in the future (received {receipt_time.isoformat()})"
+        )
+    if receipt_time - received_at > PAST_LIMIT:
+        return (
+            f"received_at {received_at.isoformat()} is more than {PAST_LIMIT.days} days in the past "
+            f"(received {receipt_time.isoformat()})"
+        )
+    return None
+
+
+def opened_case(case_id: str, request: CaseRequest, loaded: LoadedPolicy, now: datetime) -> CaseState:
+    """The case as it opens: clocks set, gaps listed (never refused), the requester told, paging begun."""
+    policy = loaded.policy
+    notes = list(request.notes)
+    received_at = request.received_at or now
+    if received_at > now + FUTURE_TOLERANCE:
+        notes.append(f"received_at {received_at.isoformat()} was in the future; replaced by the receipt time")
+        received_at = now
+    severity = policy.severity_for(request.channel, request.severity)
+    if severity not in policy.severities:
+        notes.append(f"severity {request.severity} is not in the policy; used {policy.default_severity}")
+        severity = policy.default_severity
+    if request.channel not in policy.intake.channels:
+        notes.append(f"channel {request.channel} is not one {policy.tenant} lists; accepted anyway")
+    case = CaseState(
+        case_id=case_id,
+        loaded=loaded,
+        channel=request.channel,
+        severity=severity,
+        requester=request.requester,
+        requester_email_key=request.requester_email_key,
+        subject=request.subject,
+        description=request.description,
+        recording_url=request.recording_url,
+        time_critical=request.time_critical,
+        new_installation=request.new_installation,
+        existing_case=request.existing_case,
+        worked_with=request.worked_with,
+        received_at=received_at,
+        phi_redacted=request.phi_redacted,
+    )
+    case.missing = missing_fields(case, policy)
+    case.record(
+        now,
+        "opened",
+        channel=request.channel,
+        source_id=request.source_id,
+        severity=case.severity,
+        missing=case.missing or None,
+        notes=notes or None,
+    )
+    if case.phi_redacted:
+        case.record(now, "phi_redacted", note="PHI-like text was removed at intake; what was removed is not kept")
+    acknowledge_requester(case, now)
+    if request.answered_by:
+        taken_live(case, request.answered_by, now)
+    elif case.channel == "emergency_line" or case.time_critical:
+        case.start_ladder("emergency_intake", now)
+    return case
+
+
+def acknowledge_requester(case: CaseState, now: datetime) -> None:
+    """The acknowledgement, and the request for missing details, are recorded when delivered, not here."""
+    due = case.due_at("response")
+    assert due is not None
+    if not case.tell_requester("requester_ack", messages.acknowledgement_text(case, due)):
+        unreachable = "the requester left no email or phone to write to"
+        case.record(now, "notification_failed", ladder="requester_ack", step=0, attempts=0, last_error=unreachable)
+        return
+    if case.missing:
+        case.tell_requester("missing_fields", messages.missing_fields_text(case))
+
+
+def taken_live(case: CaseState, member: str, now: datetime) -> None:
+    """An emergency call answered by an on-call member: they have responded, and nobody needs paging."""
+    case.responded_at, case.state, case.assignee = now, "responded", member
+    case.settle("response")
+    case.escalation.acknowledged_by = member
+    case.record(now, "responded", by=member, first_response=True, message="answered the call live")
