@@ -120,7 +120,9 @@ class UnknownTenant(LookupError):
 
     def __init__(self, tenant: str):
         self.tenant = tenant
-        super().__init__(f"no policy for tenant {tenant[:80]!r} ({policy_dir() / (tenant[:80] + '.yaml')} does not exist)")
+        super().__init__(
+            f"no policy for tenant {tenant[:80]!r} ({policy_dir() / (tenant[:80] + '.yaml')} does not exist)"
+        )
 
 
 def tenant_policy(tenant: str) -> Policy:

@@ -15,7 +15,7 @@ from datetime import datetime
 from starter.intake.addresses import EXAMPLE, is_email_address
 from starter.intake.phi import redact_request
 from workflows.contracts import CaseRequest
-from workflows.opening import received_at_problem
+from workflows.opening import PAST_LIMIT, received_at_problem
 from workflows.policy import SYNCHRONOUS_CHANNELS, Policy
 from workflows.state import missing_fields
 
@@ -31,9 +31,13 @@ class Refused(ValueError):
         super().__init__("; ".join(f"{field}: {problem}" for field, problem in problems))
 
 
-def admit(request: CaseRequest, policy: Policy, receipt_time: datetime) -> CaseRequest:
-    """The request as it may open a case (gateway findings in `notes`, PHI redacted), or `Refused`."""
-    synchronous = request.channel in SYNCHRONOUS_CHANNELS
+def admit(request: CaseRequest, policy: Policy, receipt_time: datetime, operator: bool = False) -> CaseRequest:
+    """The request as it may open a case (gateway findings in `notes`, PHI redacted), or `Refused`.
+
+    An operator at the CLI is there to fix a bad value whatever the channel, may record a request received
+    long ago (a backfill), and records what they know: the case asks the requester for the rest."""
+    synchronous = request.channel in SYNCHRONOUS_CHANNELS or operator
+    past_limit = None if operator else PAST_LIMIT
     if request.channel not in policy.intake.channels and synchronous:
         # Nothing else matters on a channel the tenant does not take. Asynchronous channels are
         # accepted; the workflow notes the unlisted channel in `opened`.
@@ -44,7 +48,7 @@ def admit(request: CaseRequest, policy: Policy, receipt_time: datetime) -> CaseR
     if request.severity is not None and request.severity not in policy.severities and synchronous:
         known = ", ".join(str(level) for level in policy.severities)
         problems.append(("severity", f"{policy.tenant} has no severity {request.severity} (it has {known})"))
-    if why := received_at_problem(request.received_at, receipt_time):
+    if why := received_at_problem(request.received_at, receipt_time, past_limit):
         if synchronous:
             problems.append(("received_at", why))
         else:
@@ -58,7 +62,7 @@ def admit(request: CaseRequest, policy: Policy, receipt_time: datetime) -> CaseR
             # Nobody is there to correct it: open the case without it, and let the case ask.
             request = request.model_copy(update={"requester": request.requester.model_copy(update={"email": None})})
             notes.append(f"requester email {email[:80]!r} is not one address we can write to; dropped")
-    if synchronous:
+    if synchronous and not operator:
         problems += [(field, f"required by the {policy.tenant} policy") for field in missing_fields(request, policy)]
     if problems:
         raise Refused(problems)

@@ -207,9 +207,7 @@ class Opened:
     handle: WorkflowHandle
 
 
-async def start_case(
-    client: Client, request: CaseRequest, policy: LoadedPolicy, queue: str | None = None
-) -> Opened:
+async def start_case(client: Client, request: CaseRequest, policy: LoadedPolicy, queue: str | None = None) -> Opened:
     """Start `SupportCase` with the policy the caller already loaded, or find the case this source id opened.
 
     The case starts with the search attributes and summary its opening publishes, worked out with the
@@ -233,7 +231,9 @@ async def start_case(
         )
         return Opened(workflow_id, duplicate=False, handle=handle)
     except WorkflowAlreadyStartedError:
-        return Opened(workflow_id, duplicate=True, handle=client.get_workflow_handle(workflow_id, result_type=CaseStatus))
+        return Opened(
+            workflow_id, duplicate=True, handle=client.get_workflow_handle(workflow_id, result_type=CaseStatus)
+        )
     except RPCError as problem:
         raise TemporalUnavailable(f"Temporal could not start the case: {problem.message}") from None
 

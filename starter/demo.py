@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from temporalio.client import Client
 
 import tenant_policies
+from starter import client as cases
 from workflows.contracts import (
     Acknowledge,
     Assign,
@@ -187,11 +188,11 @@ class DemoOutcome:
     status: CaseStatus
 
 
-async def open_demo_cases(client: Client, cases: tuple[DemoCase, ...] = DEMO_CASES) -> list[DemoOutcome]:
+async def open_demo_cases(client: Client, demos: tuple[DemoCase, ...] = DEMO_CASES) -> list[DemoOutcome]:
     """Open each demo case, or find it open already; run the updates only on the ones opened now."""
     now = datetime.now(UTC)
     outcomes = []
-    for demo in cases:
+    for demo in demos:
         opened = await cases.start_case(client, demo.request(now), tenant_policies.loaded_policy(demo.tenant, now.year))
         status = await cases.case_status(client, opened.case_id)
         if not opened.duplicate:

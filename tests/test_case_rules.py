@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from support import eventually
 from case_fixtures import blockit_request, blub0x_request, events
+from support import eventually
 from temporalio.client import WorkflowUpdateFailedError
 
 from workflows.contracts import CaseStatus, Requester

@@ -390,9 +390,7 @@ def test_ack_link_with_an_edited_contact_is_refused(ack_settings):
 
 
 def test_ack_link_signed_with_another_secret_is_refused(ack_settings):
-    token = ack_url(CASE_ID, "support-lead", SCHEDULED + ACK_LIFETIME, "someone-else").rsplit(
-        "/", 1
-    )[1]
+    token = ack_url(CASE_ID, "support-lead", SCHEDULED + ACK_LIFETIME, "someone-else").rsplit("/", 1)[1]
 
     with pytest.raises(AckLinkInvalid):
         verify_ack_token(token, SCHEDULED, ACK_SECRET)

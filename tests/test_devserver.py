@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Worker
 
     import worker as supportflow_worker
+    from starter.client import ClientSettings
     from starter.devserver import DevServer, PortInUseError
     from workflows import search_attributes
 
@@ -133,7 +134,12 @@ async def _until_timer_started(handle) -> None:
 async def test_worker_exits_naming_every_missing_search_attribute(tmp_path):
     async with DevServer(tmp_path, ui=False, register_search_attributes=False) as bare:
         env = {key: value for key, value in os.environ.items() if not key.startswith(("TEMPORAL_", "SUPPORTFLOW_"))}
-        env.update(TEMPORAL_ADDRESS=bare.address, TEMPORAL_NAMESPACE=bare.namespace)
+        env.update(
+            TEMPORAL_ADDRESS=bare.address,
+            TEMPORAL_NAMESPACE=bare.namespace,
+            SUPPORTFLOW_ACK_SECRET="a",
+            SUPPORTFLOW_PORTAL_SECRET="p",
+        )
         command = [sys.executable, "-m", "worker"]
         exited = await asyncio.to_thread(subprocess.run, command, cwd=REPO, env=env, capture_output=True, text=True)
     assert exited.returncode != 0
@@ -171,14 +177,15 @@ async def test_build_worker_refuses_a_client_without_the_pydantic_converter(dev_
 
 def test_worker_settings_default_to_the_contract_and_the_measured_tuning():
     settings = supportflow_worker.WorkerSettings.from_env({})
-    assert (settings.address, settings.namespace, settings.task_queue) == ("localhost:7233", "default", "support-cases")
+    client = settings.client
+    assert (client.address, client.namespace, settings.task_queue) == ("localhost:7233", "default", "support-cases")
     assert settings.max_cached_workflows == 10_000
     assert (settings.max_concurrent_activities, settings.max_concurrent_workflow_tasks) == (200, 100)
     assert (settings.workflow_pollers, settings.activity_pollers) == (4, 4)
     assert settings.graceful_shutdown_seconds == 10
     assert settings.workflow_sandbox == "shared"
     assert settings.metrics_port is None
-    assert not settings.tls
+    assert not settings.client.tls
 
 
 def test_worker_settings_read_every_variable():
@@ -200,9 +207,7 @@ def test_worker_settings_read_every_variable():
         }
     )
     assert settings == supportflow_worker.WorkerSettings(
-        address="temporal.internal:7233",
-        namespace="support",
-        task_queue="cases-eu",
+        client=ClientSettings(address="temporal.internal:7233", namespace="support", task_queue="cases-eu"),
         max_cached_workflows=50_000,
         max_concurrent_activities=500,
         max_concurrent_workflow_tasks=20,
@@ -217,9 +222,11 @@ def test_worker_settings_read_every_variable():
 
 
 def test_worker_settings_turn_tls_on_for_an_api_key_or_a_client_certificate():
-    cloud = supportflow_worker.WorkerSettings.from_env({"TEMPORAL_API_KEY": "secret"})
+    cloud = supportflow_worker.WorkerSettings.from_env({"TEMPORAL_API_KEY": "secret"}).client
     assert cloud.tls and cloud.api_key == "secret"
-    mtls = supportflow_worker.WorkerSettings.from_env({"TEMPORAL_TLS_CERT": "c.pem", "TEMPORAL_TLS_KEY": "k.pem"})
+    mtls = supportflow_worker.WorkerSettings.from_env(
+        {"TEMPORAL_TLS_CERT": "c.pem", "TEMPORAL_TLS_KEY": "k.pem"}
+    ).client
     assert mtls.tls and (mtls.tls_cert, mtls.tls_key) == (Path("c.pem"), Path("k.pem"))
 
 

@@ -41,13 +41,15 @@ from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 
 from activities.settings import Settings
+from environment import SettingsError
 from starter import encryption
+from starter.client import ClientSettings, connect
 from starter.devserver import DevServer
 from starter.encryption import DecryptionError, EncryptionCodec, EncryptionKeyError, parse_keyring
 from starter.gateway.app import create_app
 from starter.gateway.settings import GatewaySettings, SettingsError, parse_api_keys
 from starter.processes import ChildProcess
-from worker import SettingsError, WorkerSettings, connect
+from worker import WorkerSettings
 from workflows.contracts import CaseRequest, CaseStatus, Requester
 
 KEY1, KEY2 = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))
@@ -237,8 +239,7 @@ def keyed_settings(public_url: str = PUBLIC_URL, **changes) -> GatewaySettings:
     return GatewaySettings(
         **{
             "api_keys": parse_api_keys(",".join(f"{key}={scope}" for scope, key in KEYS.items())),
-            "portal_secret": PORTAL_SECRET,
-            "delivery": Settings(public_url=public_url, ack_secret=ACK_SECRET),
+            "delivery": Settings(public_url=public_url, ack_secret=ACK_SECRET, portal_secret=PORTAL_SECRET),
             "encryption": parse_keyring(ONE_KEY),
             **changes,
         }
@@ -364,7 +365,8 @@ class Encrypted:
             except Exception:
                 return None
             delivered = any(
-                e.event.startswith("notification_") and e.detail.get("ladder") == "requester_ack"
+                e.event == "acknowledgement_sent"
+                or (e.event == "notification_failed" and e.detail.get("ladder") == "requester_ack")
                 for e in status.timeline
             )
             return status if delivered else None
@@ -413,7 +415,7 @@ async def encrypted(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[E
                 env.setenv("TEMPORAL_ADDRESS", server.address)
                 env.setenv("TEMPORAL_NAMESPACE", server.namespace)
                 # The production connection: the codec comes from the environment, as for the worker, CLI and gateway.
-                client = await connect(WorkerSettings.from_env(os.environ))
+                client = await connect(ClientSettings.from_env(os.environ))
                 assert isinstance(client.data_converter.payload_codec, EncryptionCodec)
                 async with case_worker(client) as queue:
                     env.setenv("SUPPORTFLOW_TASK_QUEUE", queue)
@@ -643,7 +645,7 @@ async def test_a_case_started_under_key_1_still_decodes_after_rotation_to_key_2_
     worker.start()
     try:
         await _polling(worker)
-        rotated = await connect(WorkerSettings.from_env(rotated_env))
+        rotated = await connect(ClientSettings.from_env(rotated_env))
         status = await encrypted.status(opened.case_id, rotated)
         assert status.requester.email == EMAIL, "the new worker replayed the k1 history, and the new client read it"
         answered = await rotated.get_workflow_handle(opened.case_id).execute_update(
@@ -757,7 +759,7 @@ async def test_the_temporal_web_ui_decodes_a_case_through_the_gateway_with_the_c
             "SUPPORTFLOW_PUBLIC_URL": gateway_url,
             "SUPPORTFLOW_UI_ORIGIN": server.ui_url,
         }
-        client = await connect(WorkerSettings.from_env(env))
+        client = await connect(ClientSettings.from_env(env))
         async with case_worker(client) as queue:
             monkeypatch.setenv("SUPPORTFLOW_TASK_QUEUE", queue)
             opened = await start_case(client, request(f"<{uuid.uuid4().hex}@mail.example>"))

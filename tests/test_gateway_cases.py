@@ -12,8 +12,8 @@ import pytest
 from gateway_fixtures import ACK_SECRET, Gateway, eventually, gateway  # noqa: F401
 
 from signed_links import ack_token
-from starter.gateway.case_routes import UPDATES
 from tenant_policies import loaded_policy
+from workflows.updates import UPDATES
 
 UNKNOWN = "case-blockit-000000000000000000000000"
 ONCALL_1 = "+15555550201"  # blub0x.yaml: the first on-call engineer
@@ -102,7 +102,7 @@ async def test_every_update_has_a_route_and_an_unknown_case_is_a_404(gateway: Ga
         "close": {"reason": "spam"},
         "apply_policy": {"policy": loaded},
     }
-    assert set(bodies) == set(UPDATES)
+    assert set(bodies) == {update.name for update in UPDATES}
     for name, body in bodies.items():
         answer = await update(gateway, UNKNOWN, name, body, scope="admin")
         assert answer.status_code == 404, f"{name}: {answer.status_code} {answer.text}"
@@ -252,24 +252,18 @@ async def test_pressing_a_key_on_the_on_call_phone_call_acknowledges_in_twiml(ga
     "token, status, words",
     [
         (
-            lambda case: ack_token(
-                case, "oncall-1", datetime.now(UTC) - timedelta(minutes=1), ACK_SECRET
-            ),
+            lambda case: ack_token(case, "oncall-1", datetime.now(UTC) - timedelta(minutes=1), ACK_SECRET),
             410,
             "expired",
         ),
         (
-            lambda case: ack_token(
-                case, "oncall-1", datetime.now(UTC) + timedelta(hours=1), "forged"
-            ),
+            lambda case: ack_token(case, "oncall-1", datetime.now(UTC) + timedelta(hours=1), "forged"),
             400,
             "altered",
         ),
         (lambda case: "garbage", 400, "incomplete"),
         (
-            lambda case: ack_token(
-                UNKNOWN, "oncall-1", datetime.now(UTC) + timedelta(hours=1), ACK_SECRET
-            ),
+            lambda case: ack_token(UNKNOWN, "oncall-1", datetime.now(UTC) + timedelta(hours=1), ACK_SECRET),
             404,
             "does not exist",
         ),

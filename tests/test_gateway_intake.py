@@ -169,7 +169,14 @@ async def test_a_night_voicemail_to_extension_6_without_email_opens_an_emergency
     }
     answer = await gateway.post("/v1/intake/voicemail?tenant=blub0x", json=body)
     assert answer.status_code == 201, answer.text
-    status = await gateway.status(answer.json()["case_id"])
+    case_id = answer.json()["case_id"]
+
+    async def asked_for_the_rest():  # recorded once the SMS went out, never before
+        status = await gateway.status(case_id)
+        return status if events(status, "missing_requested") else None
+
+    status = await eventually(asked_for_the_rest)
+    assert status, "the request for the missing details was never delivered"
     assert status.channel == "emergency_line" and status.severity == 1 and status.severity_name == "Emergency line"
     assert status.requester.phone == "+15555550142" and status.requester.email is None
     assert {"requester.email", "requester.company", "requester.building"} <= set(status.missing)

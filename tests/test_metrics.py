@@ -11,8 +11,9 @@ import httpx
 from case_fixtures import blockit_request
 from support import start_case
 
+from starter.client import connect
 from starter.devserver import DevServer, free_port
-from worker import WorkerSettings, build_worker, connect, metrics_runtime
+from worker import WorkerSettings, build_worker, metrics_runtime
 
 
 async def scrape(url: str, wanted: str, timeout: float = 15.0) -> str:
@@ -32,7 +33,7 @@ async def test_worker_metrics_count_cases_breaches_ladder_steps_and_deliveries(
     port = free_port()
     async with DevServer(tmp_path / "temporal", ui=False) as server:
         settings = WorkerSettings.from_env({"TEMPORAL_ADDRESS": server.address, "SUPPORTFLOW_METRICS_PORT": str(port)})
-        client = await connect(settings, metrics_runtime(settings))
+        client = await connect(settings.client, metrics_runtime(settings))
         monkeypatch.setenv("SUPPORTFLOW_TASK_QUEUE", settings.task_queue)
         async with build_worker(client, settings=settings):
             # Received 31 minutes ago: the Sev 1 response deadline has passed, so the case breaches at once.

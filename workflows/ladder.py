@@ -65,7 +65,8 @@ class LadderRun:
 
     async def climb_step(self, step: Step) -> None:
         """Contacts are paged at once; each rotation pages its next member after every wait."""
-        rotations = {target: self.host.rotation(target) for target in step.notify}
+        wanted = [target for target, when in step.targets if when is None or self.host.when_holds(when)]
+        rotations = {target: self.host.rotation(target) for target in wanted}
         turns = max([len(members) for members in rotations.values() if members] or [1])
         for turn in range(turns):
             for target, members in rotations.items():

@@ -21,7 +21,9 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 PAST_LIMIT = timedelta(days=30)
 
 
-def received_at_problem(received_at: datetime | None, receipt_time: datetime) -> str | None:
+def received_at_problem(
+    received_at: datetime | None, receipt_time: datetime, past_limit: timedelta | None = PAST_LIMIT
+) -> str | None:
     """Why `received_at` cannot start the SLA clock, or None when it can."""
     if received_at is None:
         return None
@@ -32,9 +34,9 @@ def received_at_problem(received_at: datetime | None, receipt_time: datetime) ->
             f"received_at {received_at.isoformat()} is more than {FUTURE_TOLERANCE.seconds // 60} minutes "
             f"in the future (received {receipt_time.isoformat()})"
         )
-    if receipt_time - received_at > PAST_LIMIT:
+    if past_limit is not None and receipt_time - received_at > past_limit:
         return (
-            f"received_at {received_at.isoformat()} is more than {PAST_LIMIT.days} days in the past "
+            f"received_at {received_at.isoformat()} is more than {past_limit.days} days in the past "
             f"(received {receipt_time.isoformat()})"
         )
     return None

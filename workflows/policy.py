@@ -200,8 +200,16 @@ class When(Strict):
     channel: list[Channel] | None = None
 
 
+class Notify(Strict):
+    """One `notify` entry with its own test: BluB0X's step 2 is "Ext. 2 or Ext. 6, depending on the time of
+    day", so it holds both, each with a `when`, and the step keeps the seed's number."""
+
+    to: str
+    when: When
+
+
 class Step(Strict):
-    notify: list[str] = Field(min_length=1)
+    notify: list[str | Notify] = Field(min_length=1)
     via: list[DeliveryChannel] = Field(min_length=1)
     wait: Wait = "0m"
     when: When | None = None
@@ -209,6 +217,11 @@ class Step(Strict):
     @property
     def wait_span(self) -> timedelta:
         return parse_duration(self.wait, allow_zero=True)
+
+    @property
+    def targets(self) -> list[tuple[str, When | None]]:
+        """(contact, rotation or `assignee`; the test it needs, if any), as written."""
+        return [(entry, None) if isinstance(entry, str) else (entry.to, entry.when) for entry in self.notify]
 
 
 def _steps_as_ladder(value: object) -> object:
@@ -286,7 +299,9 @@ class Policy(Strict):
 
     def _step_problems(self, path: str, step: Step) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
-        for j, target in enumerate(step.notify):
+        for j, (target, when) in enumerate(step.targets):
+            if when and when.severity:
+                problems += self._severity_problems(f"{path}.notify[{j}].when.severity", when.severity)
             if target == ASSIGNEE:
                 continue
             if target in self.rotations:
@@ -300,10 +315,13 @@ class Policy(Strict):
                 if not any(contact.address(channel) for channel in step.via):
                     problems.append((f"{path}.via", f"{contact.name} has no address for any of {', '.join(step.via)}"))
         if step.when and step.when.severity:
-            for level in step.when.severity:
-                if level not in self.severities:
-                    problems.append((f"{path}.when.severity", f"severity {level} is not defined in severities"))
+            problems += self._severity_problems(f"{path}.when.severity", step.when.severity)
         return problems
+
+    def _severity_problems(self, path: str, levels: list[int]) -> list[tuple[str, str]]:
+        return [
+            (path, f"severity {level} is not defined in severities") for level in levels if level not in self.severities
+        ]
 
 
 class LoadedPolicy(BaseModel):

@@ -85,7 +85,7 @@ async def open_case(options: ModelOptions[CaseRequest], args: argparse.Namespace
     request: CaseRequest = _built(options, args)
     now = datetime.now(UTC)
     policy = tenant_policies.loaded_policy(request.tenant, now.year)
-    admitted = admit(request, policy.policy, now)
+    admitted = admit(request, policy.policy, now, operator=True)
     opened = await cases.start_case(await connect_client(), admitted, policy)
     if args.json:
         print(json.dumps({"case_id": opened.case_id, "duplicate": opened.duplicate}))

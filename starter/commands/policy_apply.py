@@ -16,6 +16,7 @@ import sys
 from dataclasses import asdict, dataclass
 from datetime import date
 
+from starter import client as cases
 from starter.commands.connection import connect_client, run
 from starter.commands.status_view import tenant_zone, when
 from starter.fleet import fleet_query, list_cases
@@ -54,9 +55,9 @@ def apply(args: argparse.Namespace) -> int:
 async def _apply(args: argparse.Namespace, update: ApplyPolicy) -> int:
     tenant = update.policy.policy.tenant
     client = await connect_client()
-    cases = await list_cases(client, fleet_query(tenant=tenant))
+    open_cases = await list_cases(client, fleet_query(tenant=tenant))
     if args.dry_run:
-        outcomes = [Outcome(case.case_id, "would_apply") for case in cases]
+        outcomes = [Outcome(case.case_id, "would_apply") for case in open_cases]
     else:
         gate = asyncio.Semaphore(CONCURRENT_UPDATES)
 
@@ -74,7 +75,7 @@ async def _apply(args: argparse.Namespace, update: ApplyPolicy) -> int:
                 resolution_due_at=when(status.resolution_due_at, zone),
             )
 
-        outcomes = list(await asyncio.gather(*(one(case.case_id) for case in cases)))
+        outcomes = list(await asyncio.gather(*(one(case.case_id) for case in open_cases)))
     report(args, tenant, outcomes)
     return 1 if any(o.outcome == "rejected" for o in outcomes) else 0
 

@@ -28,7 +28,10 @@ class Temporal:
         if self._client is None:
             async with self._connecting:
                 if self._client is None:
-                    self._client = await self._factory()
+                    try:
+                        self._client = await self._factory()
+                    except RuntimeError as problem:  # the SDK reports an unreachable server as a RuntimeError
+                        raise TemporalUnavailable(f"cannot reach Temporal: {str(problem).splitlines()[0]}") from None
         return self._client
 
     async def reachable(self) -> str | None:
