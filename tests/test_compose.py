@@ -37,7 +37,17 @@ DOCKERFILE = (REPO / "Dockerfile").read_text()
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 
 ONE_SHOT = {"db-setup", "temporal-schema", "setup", "archive-migrate", "preflight", "audit-schedule"}
-LONG_RUNNING = {"proxy", "postgresql", "temporal", "temporal-ui", "worker", "gateway", "prometheus", "grafana", "backup"}
+LONG_RUNNING = {
+    "proxy",
+    "postgresql",
+    "temporal",
+    "temporal-ui",
+    "worker",
+    "gateway",
+    "prometheus",
+    "grafana",
+    "backup",
+}
 ON_DEMAND = {"temporal-admin"}  # profile `tools`: started only by `docker compose run`
 APP = {"setup", "archive-migrate", "preflight", "audit-schedule", "worker", "gateway"}
 OFFICIAL = {
@@ -253,7 +263,9 @@ def test_start_order_waits_for_health_and_for_one_shot_jobs_to_succeed():
             if dependency in ONE_SHOT:
                 assert condition == "service_completed_successfully", f"{name} → {dependency}"
             else:
-                assert condition == "service_healthy" and "healthcheck" in SERVICES[dependency], f"{name} → {dependency}"
+                assert condition == "service_healthy" and "healthcheck" in SERVICES[dependency], (
+                    f"{name} → {dependency}"
+                )
     order = {name: set(service.get("depends_on") or {}) for name, service in SERVICES.items()}
     assert order["db-setup"] == {"postgresql"}
     assert order["temporal-schema"] == {"db-setup"}
@@ -270,7 +282,7 @@ def test_the_schema_job_retries_and_hides_no_error():
     script = (REPO / "deploy" / "temporal" / "temporal-schema.sh").read_text()
     assert " create" not in script and "/dev/null" not in script and "|| echo" not in script
     for db, schema in (("temporal", "temporal"), ("temporal_visibility", "visibility")):
-        assert f"--db {db} update-schema -d \"$schemas/{schema}/versioned\"" in script
+        assert f'--db {db} update-schema -d "$schemas/{schema}/versioned"' in script
     assert "until apply" in script and "exit 1" in script
     setup = (REPO / "deploy" / "postgres" / "db-setup.sh").read_text()
     assert 'pg_isready -q -h "$PGHOST"' in setup
@@ -383,7 +395,9 @@ def test_every_variable_is_documented_and_the_domain_is_required():
 
 def test_init_secrets_makes_every_secret_the_file_declares():
     script = (REPO / "deploy" / "init-secrets").read_text()
-    made = set(re.findall(r"\bput ([a-z_]+) ", script)) | set(re.search(r"for optional in ([a-z_ ]+);", script).group(1).split())
+    made = set(re.findall(r"\bput ([a-z_]+) ", script)) | set(
+        re.search(r"for optional in ([a-z_ ]+);", script).group(1).split()
+    )
     made.add("temporal_ui_users")
     assert made == set(COMPOSE["secrets"])
 
@@ -435,7 +449,9 @@ def test_the_image_runs_under_tini_from_hash_checked_pins_without_the_dev_server
 
 def test_the_lock_pins_every_runtime_dependency_with_hashes_and_leaves_the_dev_server_out():
     text = (REPO / "requirements.lock").read_text()
-    entries = re.findall(r"^([A-Za-z0-9_.-]+)==([^\s;]+)(?: ;[^\\\n]*)?((?:\s*\\\n\s+--hash=sha256:[0-9a-f]{64})+)", text, re.M)
+    entries = re.findall(
+        r"^([A-Za-z0-9_.-]+)==([^\s;]+)(?: ;[^\\\n]*)?((?:\s*\\\n\s+--hash=sha256:[0-9a-f]{64})+)", text, re.M
+    )
     pins = {name.lower().replace("_", "-"): version for name, version, _ in entries}
     assert len(entries) == len(re.findall(r"^[A-Za-z0-9_.-]+==", text, re.M)), "every pin carries hashes"
     for line in PYPROJECT["project"]["dependencies"]:

@@ -100,7 +100,9 @@ def check(where: str, expr: str, exported: dict[str, set[str]], allowed_absent: 
 
 
 def test_the_parser_finds_names_and_labels():
-    names, labels = parse('sum by (tenant, le) (rate(supportflow_breach_lateness_bucket{tenant=~"$tenant"}[5m])) > 1e-9')
+    names, labels = parse(
+        'sum by (tenant, le) (rate(supportflow_breach_lateness_bucket{tenant=~"$tenant"}[5m])) > 1e-9'
+    )
     assert names == {"supportflow_breach_lateness_bucket"} and labels == {"tenant", "le"}
 
 
@@ -130,7 +132,7 @@ def test_every_alert_names_series_the_worker_exports(exported):
     rules = [rule for group in ALERTS["groups"] for rule in group["rules"]]
     assert len(rules) >= 10
     for rule in rules:
-        if rule["expr"].startswith("up{job=\"temporal\"}"):
+        if rule["expr"].startswith('up{job="temporal"}'):
             continue  # the server's scrape, not the worker's
         check(rule["alert"], rule["expr"], exported, allowed_absent=ONLY_ON_TROUBLE)
     operations = (REPO / "docs" / "operations.md").read_text()
