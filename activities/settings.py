@@ -17,6 +17,9 @@ from typing import Literal
 DEV_ACK_SECRET = "supportflow-dev-ack-secret-not-for-production"
 
 SmtpTls = Literal["none", "starttls", "ssl"]
+# `live` sends to the real addresses; `outbox` sends every delivery, through the same channel code, to the
+# outbox's local stand-ins (activities/outbox.py). `supportflow up` chooses `outbox` unless told otherwise.
+DeliveryMode = Literal["live", "outbox"]
 
 
 class SettingsError(ValueError):
@@ -39,6 +42,8 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_from: str = "supportflow@localhost"
+    delivery: DeliveryMode = "live"
+    outbox_url: str = "http://127.0.0.1:8000"
 
     @property
     def portal_signing_secret(self) -> str:
@@ -55,8 +60,12 @@ class Settings:
         tls = (text("SUPPORTFLOW_SMTP_TLS", "none") or "none").lower()
         if tls not in ("none", "starttls", "ssl"):
             raise SettingsError(f"SUPPORTFLOW_SMTP_TLS={tls!r} must be one of none, starttls, ssl")
+        mode = (text("SUPPORTFLOW_DELIVERY", "live") or "live").strip().lower()
+        if mode not in ("live", "outbox"):
+            raise SettingsError(f"SUPPORTFLOW_DELIVERY={mode!r} must be live or outbox")
+        public_url = (text("SUPPORTFLOW_PUBLIC_URL", cls.public_url) or cls.public_url).rstrip("/")
         return cls(
-            public_url=(text("SUPPORTFLOW_PUBLIC_URL", cls.public_url) or cls.public_url).rstrip("/"),
+            public_url=public_url,
             ack_secret=text("SUPPORTFLOW_ACK_SECRET", DEV_ACK_SECRET) or DEV_ACK_SECRET,
             portal_secret=(text("SUPPORTFLOW_PORTAL_SECRET") or "").strip() or None,
             delivery_timeout=_number(env, "SUPPORTFLOW_DELIVERY_TIMEOUT", cls.delivery_timeout),
@@ -71,6 +80,9 @@ class Settings:
             smtp_user=text("SUPPORTFLOW_SMTP_USER"),
             smtp_password=text("SUPPORTFLOW_SMTP_PASSWORD"),
             smtp_from=text("SUPPORTFLOW_SMTP_FROM", cls.smtp_from) or cls.smtp_from,
+            delivery=mode,  # type: ignore[arg-type]
+            # The gateway that hosts the outbox, as the worker reaches it; `up` sets it to its own gateway.
+            outbox_url=(text("SUPPORTFLOW_OUTBOX_URL", public_url) or public_url).rstrip("/"),
         )
 
 

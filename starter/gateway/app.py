@@ -15,6 +15,7 @@ from starter.gateway.limits import BodyLimit
 from starter.gateway.responses import Health
 from starter.gateway.settings import GatewaySettings
 from starter.gateway.temporal import ClientFactory, Temporal, client_from_environment
+from starter.outbox import router as outbox_router
 
 DESCRIPTION = """Support cases as durable Temporal workflows.
 
@@ -39,6 +40,7 @@ def create_app(
     codec.hide_credentials_in_access_log()
     for router in (intake_routes.router, case_routes.router, ack.router, portal.links, portal.pages, codec.router):
         app.include_router(router)
+    app.include_router(outbox_router)  # the development outbox: live, its routes answer 404
 
     @app.get("/healthz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
     async def healthz(http: Request) -> JSONResponse:

@@ -16,6 +16,8 @@ th{font-weight:600;color:#4a5263;font-size:.9rem} td.t{white-space:nowrap}
 .state{display:inline-block;padding:0 .5rem;border-radius:999px;background:#e8eefc;color:#23408e;font-size:.85rem}
 .breach{background:#fde8e8;color:#9b1c1c} .ok{color:#116329} .error{color:#9b1c1c}
 .muted{color:#6b7385;font-size:.9rem} a{color:#23408e}
+pre.body{white-space:pre-wrap;overflow-wrap:anywhere;font:inherit;margin:.5rem 0}
+a.ack{display:inline-block;padding:.3rem .9rem;border-radius:6px;background:#23408e;color:#fff;text-decoration:none}
 textarea{width:100%;min-height:5rem;font:inherit} button{font:inherit;padding:.4rem 1rem;border-radius:6px;border:1px solid #23408e;background:#23408e;color:#fff;cursor:pointer}
 """
 
