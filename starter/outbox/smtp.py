@@ -14,6 +14,7 @@ from email.message import EmailMessage
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from starter.outbox.standins import ack_link
 from starter.outbox.state import SMTP_HOST
 from starter.outbox.store import Captured, OutboxStore
 
@@ -39,7 +40,8 @@ class OutboxMailbox:
                 channel="email",
                 to=", ".join(envelope.rcpt_tos),
                 subject=str(message.get("Subject") or "") or None,
-                body=_text(message),
+                body=(text := _text(message)),
+                ack_url=ack_link(text),
             )
         )
         return "250 2.0.0 kept in the supportflow outbox"

@@ -33,6 +33,8 @@ from starter.outbox.store import Captured
 
 router = APIRouter(include_in_schema=False)
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
+# The acknowledgement link a message carries (activities/ack_link.py), for the page to make clickable.
+ACK_LINK = re.compile(r"https?://[^\s\"'<>]+/v1/ack/[A-Za-z0-9_\-.]+")
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=1000)]
 
 
@@ -56,10 +58,10 @@ async def hook(
     channel = key.rsplit(":", 1)[-1]
     if channel not in ("chat", "webhook"):
         channel = "webhook" if "idempotency_key" in body else "chat"
-    text = body.get("message") if channel == "webhook" else body.get("text")
-    outbox.store.capture(
-        Captured(key, channel, to, _text(body.get("subject")), _text(text) or json.dumps(body, ensure_ascii=False))
-    )
+    text = _text(body.get("message") if channel == "webhook" else body.get("text"))
+    shown = text or json.dumps(body, ensure_ascii=False)
+    link = _text(body.get("ack_url")) or ack_link(shown)
+    outbox.store.capture(Captured(key, channel, to, _text(body.get("subject")), shown, link))
     return {"received": key}
 
 
@@ -88,10 +90,13 @@ async def twilio_call(
     form = await _twilio_form(account_sid, http)
     if isinstance(form, JSONResponse):
         return form
-    spoken, refusal = _spoken(form.get("Twiml", "")), _refusal(form)
+    twiml = form.get("Twiml", "")
+    spoken, refusal = _spoken(twiml), _refusal(form)
     if refusal is None and spoken is None:
         refusal = _twilio_error(12100, "Document parse failure: Twiml is missing or is not XML.")
-    return _created("CA", "voice", account_sid, form, spoken or "", refusal, _required_key(idempotency_key), outbox)
+    return _created(
+        "CA", "voice", account_sid, form, spoken or "", refusal, _required_key(idempotency_key), outbox, ack_link(twiml)
+    )
 
 
 def _created(
@@ -103,10 +108,11 @@ def _created(
     refusal: JSONResponse | None,
     key: str,
     outbox: Outbox,
+    link: str | None = None,
 ) -> JSONResponse:
     to = form.get("To", "")
     reason = json.loads(refusal.body)["message"] if refusal is not None else None
-    outbox.store.capture(Captured(key, channel, to, None, text, reason))
+    outbox.store.capture(Captured(key, channel, to, None, text, link or ack_link(text), reason))
     if refusal is not None:
         return refusal
     sid = prefix + secrets.token_hex(16)
@@ -142,6 +148,11 @@ def _refusal(form: dict[str, str]) -> JSONResponse | None:
     if not sender:
         return _twilio_error(21603, "A 'From' phone number is required.")
     return None
+
+
+def ack_link(text: str) -> str | None:
+    found = ACK_LINK.search(text)
+    return found.group(0) if found else None
 
 
 def _spoken(twiml: str) -> str | None:

@@ -51,6 +51,7 @@ class Captured:
     to: str
     subject: str | None
     body: str
+    ack_url: str | None = None
     refusal: str | None = None
 
 
@@ -82,17 +83,20 @@ class OutboxStore:
         fields = key_fields(captured.idempotency_key)
         outcome = "failed" if captured.refusal else "delivered"
         self._write(
-            """INSERT INTO messages (at, channel, to_address, contact, case_id, ladder, step, subject, body,
+            """INSERT INTO messages (at, channel, to_address, contact, case_id, ladder, step, subject, body, ack_url,
                    idempotency_key, outcome, attempts, error)
-               VALUES (:at, :channel, :to, :contact, :case_id, :ladder, :step, :subject, :body, :key, :outcome, 1, :error)
+               VALUES (:at, :channel, :to, :contact, :case_id, :ladder, :step, :subject, :body, :ack_url, :key,
+                   :outcome, 1, :error)
                ON CONFLICT (idempotency_key) DO UPDATE SET
                    to_address = excluded.to_address, subject = coalesce(excluded.subject, subject),
-                   body = excluded.body, outcome = excluded.outcome, error = excluded.error, attempts = attempts + 1""",
+                   body = excluded.body, ack_url = coalesce(excluded.ack_url, ack_url),
+                   outcome = excluded.outcome, error = excluded.error, attempts = attempts + 1""",
             at=_now(),
             channel=captured.channel,
             to=captured.to,
             subject=captured.subject,
             body=captured.body,
+            ack_url=captured.ack_url,
             key=captured.idempotency_key,
             outcome=outcome,
             error=captured.refusal,
@@ -109,7 +113,8 @@ class OutboxStore:
                    :outcome, :attempt, :error)
                ON CONFLICT (idempotency_key) DO UPDATE SET
                    contact = excluded.contact, case_id = excluded.case_id, ladder = excluded.ladder,
-                   step = excluded.step, subject = coalesce(subject, excluded.subject), ack_url = excluded.ack_url,
+                   step = excluded.step, subject = coalesce(subject, excluded.subject),
+                   ack_url = coalesce(excluded.ack_url, ack_url),
                    outcome = CASE WHEN excluded.attempts >= attempts THEN excluded.outcome ELSE outcome END,
                    error = CASE WHEN excluded.attempts >= attempts THEN excluded.error ELSE error END,
                    attempts = max(attempts, excluded.attempts)""",
