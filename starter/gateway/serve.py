@@ -25,11 +25,15 @@ def run(args: argparse.Namespace) -> int:
 
     from activities.settings import SettingsError
     from starter.gateway.app import create_app
+    from starter.gateway.portal_signin import LinkLimit
     from starter.gateway.settings import GatewaySettings, GatewaySettingsError
+    from starter.outbox.state import OutboxSettings
 
     try:
         settings = GatewaySettings.from_env()
-    except (GatewaySettingsError, SettingsError) as problem:
+        LinkLimit.from_env()
+        OutboxSettings.from_env()
+    except (GatewaySettingsError, SettingsError, ValueError) as problem:
         print(f"supportflow gateway: {problem}", file=sys.stderr)
         return 2
     if not settings.api_keys:
