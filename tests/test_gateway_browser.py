@@ -20,22 +20,12 @@ from pathlib import Path
 import httpx
 import pytest_asyncio
 import uvicorn
+from browser import CHROMIUM, CHROMIUM_ARGS
 from gateway_fixtures import Gateway, gateway  # noqa: F401
 from playwright.async_api import async_playwright
 
 from starter.gateway.app import create_app
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOCAL_TIME = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d [A-Z][a-z]{2} \d\d:\d\d E[SD]T")
 
 

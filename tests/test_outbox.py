@@ -7,6 +7,7 @@ server, and the shipped policies, whose `*.example` chat and webhook URLs never 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -287,3 +288,35 @@ def test_the_store_keeps_one_row_per_key_whichever_side_reports_first(tmp_path: 
     store.close()
     assert (tmp_path / "outbox.sqlite").stat().st_mode & 0o777 == 0o600
     assert len(OutboxStore(tmp_path / "outbox.sqlite").messages()) == 2, "kept across a restart"
+
+
+async def test_a_sign_in_link_lands_in_the_outbox_and_a_stranger_gets_nothing(outbox_stack: OutboxStack):
+    stack = outbox_stack
+    email = "jo.park@campus.example"
+    case_id = await open_case(
+        stack,
+        {
+            "tenant": "blub0x",
+            "channel": "help_button",
+            "requester": {**TOWER, "email": email},
+            "subject": "Visitor badges print blank",
+            "description": "Since the new printers.",
+        },
+    )
+
+    async def listed():  # the sign-in lookup goes through visibility
+        return [w async for w in stack.client.list_workflows(f"WorkflowId = '{case_id}'")]
+
+    assert await eventually(listed)
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        form = await http.get("/portal/sign-in", params={"tenant": "blub0x"})
+        assert "href='/outbox'" in form.text, "the development banner points at the outbox"
+        for address in (email, "stranger@campus.example"):
+            answer = await http.post("/portal/sign-in", params={"tenant": "blub0x"}, data={"email": address})
+            assert answer.status_code == 200
+    await asyncio.gather(*list(stack.app.state.portal_sign_ins))  # the lookups and emails that follow the answer
+    rows = await rows_until(stack, case_id, lambda rows: finished(rows, ("portal_link", "requester", "email")))
+    link = one(rows, ladder="portal_link")
+    assert link["to"] == email and "/portal/login?token=" in link["body"] and link["outcome"] == "delivered"
+    everything = (await stack.get("/v1/outbox", params={"limit": 1000})).json()
+    assert not [row for row in everything if row["to"] == "stranger@campus.example"]
