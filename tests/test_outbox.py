@@ -318,5 +318,8 @@ async def test_a_sign_in_link_lands_in_the_outbox_and_a_stranger_gets_nothing(ou
     rows = await rows_until(stack, case_id, lambda rows: finished(rows, ("portal_link", "requester", "email")))
     link = one(rows, ladder="portal_link")
     assert link["to"] == email and "/portal/login?token=" in link["body"] and link["outcome"] == "delivered"
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        page = (await http.get("/outbox", params={"case_id": case_id})).text
+    assert "Open the portal link" in page, "the sign-in link is one click away on the outbox page"
     everything = (await stack.get("/v1/outbox", params={"limit": 1000})).json()
     assert not [row for row in everything if row["to"] == "stranger@campus.example"]

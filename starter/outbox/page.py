@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
 from urllib.parse import urlencode
 
@@ -12,6 +13,8 @@ from starter.gateway.pages import page
 from starter.outbox.models import OutboxMessage
 
 OUTCOME_CLASS = {"delivered": "ok", "retrying": "muted", "failed": "error"}
+# A requester's way into the portal (the acknowledgement email, a sign-in link): clickable too.
+PORTAL_LINK = re.compile(r"https?://[^\s\"'<>]+/portal/login\?token=[A-Za-z0-9_\-.]+")
 
 
 def outbox_page(messages: list[OutboxMessage], case_id: str | None, smtp_port: int) -> HTMLResponse:
@@ -57,6 +60,9 @@ def _card(message: OutboxMessage) -> str:
         if message.ack_url
         else ""
     )
+    portal = PORTAL_LINK.search(message.body)
+    if portal:
+        ack += f"<p><a class=ack href='{escape(portal.group(0))}'>Open the portal link</a></p>"
     subject = f"<p><strong>{escape(message.subject)}</strong></p>" if message.subject else ""
     return (
         f"<div class='card message' data-channel='{escape(message.channel)}' data-key='{escape(message.idempotency_key)}'>"
