@@ -12,12 +12,14 @@ idempotency key.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import outbox
 from activities.channels import chat, email, twilio, webhook
 from activities.channels.failures import DeliveryFailed, DeliveryRejected, DeliveryUnavailable
 from activities.settings import Settings, SettingsError
@@ -36,6 +38,7 @@ CHANNELS: dict[str, Channel] = {
 # Messages to the requester carry no acknowledgement link: acknowledging
 # stops the escalation ladders, which is the support team's call, not theirs.
 REQUESTER_LADDERS = frozenset({"requester_ack", "missing_fields", "requester_reply"})
+log = logging.getLogger("supportflow.deliver")
 
 
 @activity.defn(name=DELIVER_ACTIVITY)
@@ -50,7 +53,7 @@ async def deliver(delivery: Delivery) -> DeliveryResult:
             link = ack_url(settings.public_url, delivery.case_id, delivery.contact, expires_at, settings.secret("ack"))
         if delivery.ladder == "requester_ack" and delivery.channel == "email":
             delivery = with_portal_link(delivery, info.scheduled_time, settings)
-        detail = await CHANNELS[delivery.channel](delivery, link, settings)
+        detail = await send(delivery, link, settings, info.attempt)
     except DeliveryFailed as failure:
         raise _application_error(delivery, failure, info.attempt) from None
     except SettingsError as problem:
@@ -63,6 +66,29 @@ async def deliver(delivery: Delivery) -> DeliveryResult:
     activity.logger.info("deliver: %s to %s: %s (attempt %d)", delivery.channel, delivery.contact, detail, info.attempt)
     _count(delivery, "delivered")
     return DeliveryResult(attempts=info.attempt, detail=detail)
+
+
+async def send(delivery: Delivery, link: str | None, settings: Settings, attempt: int = 1) -> str:
+    """One attempt over the delivery's channel (to the outbox's stand-ins in outbox mode), and its outcome
+    reported to the outbox. Raises DeliveryFailed; the gateway's portal sign-in link goes this way too."""
+    try:
+        sent, via = outbox.routed(delivery, settings)
+        detail = await CHANNELS[delivery.channel](sent, link, via)
+    except DeliveryFailed as failure:
+        await outbox.report(delivery, attempt, failure, link, settings)
+        raise
+    except SettingsError as problem:
+        rejected = DeliveryRejected(str(problem))
+        await outbox.report(delivery, attempt, rejected, link, settings)
+        raise rejected from None
+    except Exception as problem:
+        # A bug, not the receiver: keep retrying so a fixed worker can still deliver within the hour.
+        log.exception("deliver: unexpected failure")
+        unexpected = DeliveryUnavailable(f"unexpected {type(problem).__name__}: {problem}")
+        await outbox.report(delivery, attempt, unexpected, link, settings)
+        raise unexpected from None
+    await outbox.report(delivery, attempt, None, link, settings)
+    return detail
 
 
 def with_portal_link(delivery: Delivery, scheduled: datetime, settings: Settings) -> Delivery:

@@ -15,6 +15,9 @@ import environment
 from environment import SettingsError
 
 SmtpTls = Literal["none", "starttls", "ssl"]
+# `live` sends to the real addresses; `outbox` sends every delivery, through the same channel code, to the
+# outbox's local stand-ins (activities/outbox.py). `supportflow up` chooses `outbox` unless told otherwise.
+DeliveryMode = Literal["live", "outbox"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_from: str = "supportflow@localhost"
+    delivery: DeliveryMode = "live"
+    outbox_url: str = "http://127.0.0.1:8000"
 
     def secret(self, name: str) -> str:
         """`ack` or `portal`: the signing secret, or a SettingsError naming the variable that must be set."""
@@ -51,8 +56,12 @@ class Settings:
         tls = (text("SUPPORTFLOW_SMTP_TLS", "none") or "none").lower()
         if tls not in ("none", "starttls", "ssl"):
             raise SettingsError(f"SUPPORTFLOW_SMTP_TLS={tls!r} must be one of none, starttls, ssl")
+        mode = (text("SUPPORTFLOW_DELIVERY", "live") or "live").strip().lower()
+        if mode not in ("live", "outbox"):
+            raise SettingsError(f"SUPPORTFLOW_DELIVERY={mode!r} must be live or outbox")
+        public_url = (text("SUPPORTFLOW_PUBLIC_URL", cls.public_url) or cls.public_url).rstrip("/")
         return cls(
-            public_url=(text("SUPPORTFLOW_PUBLIC_URL", cls.public_url) or cls.public_url).rstrip("/"),
+            public_url=public_url,
             ack_secret=text("SUPPORTFLOW_ACK_SECRET"),
             portal_secret=text("SUPPORTFLOW_PORTAL_SECRET"),
             delivery_timeout=_number(env, "SUPPORTFLOW_DELIVERY_TIMEOUT", cls.delivery_timeout),
@@ -67,6 +76,9 @@ class Settings:
             smtp_user=text("SUPPORTFLOW_SMTP_USER"),
             smtp_password=text("SUPPORTFLOW_SMTP_PASSWORD"),
             smtp_from=text("SUPPORTFLOW_SMTP_FROM", cls.smtp_from) or cls.smtp_from,
+            delivery=mode,  # type: ignore[arg-type]
+            # The gateway that hosts the outbox, as the worker reaches it; `up` sets it to its own gateway.
+            outbox_url=(text("SUPPORTFLOW_OUTBOX_URL", public_url) or public_url).rstrip("/"),
         )
 
 

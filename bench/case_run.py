@@ -13,12 +13,13 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from activities.policy import read_policy_file
+import tenant_policies
 from bench.load import Arrivals, Lateness, deadlines, each, sleep_until, timed_each
 from bench.phase import Accounting, Plan, Result, count_events
 from bench.policy import TENANT
 from bench.stack import API_KEY, CASE_QUEUE, Stack
-from starter.cases import start_case
+from starter.client import start_case
+from tenant_policies import read_policy_file
 from workflows.contracts import CaseRequest, CaseStatus, Close, Requester, Resolve, Respond
 
 RESPONSE_WITHIN = timedelta(minutes=30)  # blockit Sev 1, 24x7
@@ -57,7 +58,8 @@ async def run_cases(stack: Stack, plan: Plan, floor_start_rate: float) -> Result
         return answer.json()["case_id"]
 
     async def through_client(request: CaseRequest) -> str:
-        return (await start_case(client, request)).case_id
+        loaded = tenant_policies.loaded_policy(request.tenant, datetime.now(UTC).year)
+        return (await start_case(client, request, loaded)).case_id
 
     async def respond_resolve_close(case_id: str) -> None:
         handle = client.get_workflow_handle(case_id, result_type=CaseStatus)

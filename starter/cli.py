@@ -17,8 +17,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="dev server, worker and gateway on the embedded default")
     up.add_argument("--data-dir", default=".data", help="where the SQLite file and logs live")
-    up.add_argument("--port", type=int, default=7233, help="the Temporal gRPC port (default 7233)")
-    up.add_argument("--ui-port", type=int, default=8233, help="the Temporal web UI port (default 8233)")
+    up.add_argument("--port", type=_port, default=7233, help="the Temporal gRPC port (default 7233)")
+    up.add_argument("--ui-port", type=_port, default=8233, help="the Temporal web UI port (default 8233)")
+    up.add_argument(
+        "--gateway-port",
+        type=_port,
+        default=None,
+        help="the gateway's port, which also serves the outbox (default 8000, or SUPPORTFLOW_GATEWAY_PORT)",
+    )
     up.add_argument(
         "--demo", action="store_true", help="once up, open a few realistic cases for both seed tenants (idempotent)"
     )
@@ -56,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="the fleet audit: open cases past a deadline with no breach recorded")
     _lazy("starter.auditor", "add_subcommands")(audit)
     return parser
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number from 1 to 65535")
+    return int(text)
 
 
 def _lazy(module: str, name: str):

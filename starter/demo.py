@@ -1,5 +1,7 @@
 """`supportflow up --demo`: a handful of realistic cases for both seed tenants, so the web UI and
-the portal show something real on first run.
+the portal show something real on first run. The BluB0X emergency-line case
+is left paging its on-call rotation: in outbox mode its pages to `oncall-1`
+are in `/outbox`, and their ack link stops the ladder.
 
 Each demo case has a fixed source id, so it always gets the same workflow id:
 a second `--demo` finds the cases already open and changes nothing. Only a
@@ -18,7 +20,6 @@ from temporalio.client import Client
 import tenant_policies
 from starter import client as cases
 from workflows.contracts import (
-    Acknowledge,
     Assign,
     CaseRequest,
     CaseStatus,
@@ -157,7 +158,7 @@ DEMO_CASES: tuple[DemoCase, ...] = (
         "Lobby doors will not unlock",
         "Voicemail on the emergency line: the lobby doors stay locked and badges are refused.",
         TOWER,
-        steps=[("acknowledge", Acknowledge(by="oncall-1"))],
+        # Left paging on purpose: `oncall-1` is called and texted now, and the ack link in the outbox stops it.
     ),
     DemoCase(
         "blub0x-regular-badge-printing",

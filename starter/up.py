@@ -1,16 +1,17 @@
 """`supportflow up`: the embedded dev server, the worker and the gateway, in one command.
 
 The dev server keeps its SQLite file and log under `--data-dir`, so cases
-survive a restart. Children run in sessions of their own; Ctrl-C or SIGTERM
-reaches only this process, which stops them in order: the services that talk
-to Temporal first, then the server.
+survive a restart; so do the outbox (`outbox.sqlite`), the development API key
+and the link-signing secrets (starter/stack.py). Children run in sessions of
+their own; Ctrl-C or SIGTERM reaches only this process, which stops them in
+order: the services that talk to Temporal first, then the server. The gateway
+starts before the worker, because in outbox mode the worker delivers to it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -25,14 +26,12 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from starter.devserver import DevServer, DevServerError, PortInUseError, port_is_free
 from starter.encryption import EncryptionKeyError, keyring_from_env
 from starter.processes import ChildProcess
+from starter.stack import GATEWAY_PORT, Stack, StackSettingsError, kept_secret
 
 GRPC_PORT = 7233
 UI_PORT = 8233
 GATEWAY_HOST = "127.0.0.1"
-GATEWAY_PORT = 8000
 READY_TIMEOUT = 60.0
-# A worker or gateway pointed at a cluster through the environment must not carry that here.
-REMOTE_CONNECTION_VARIABLES = ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA", "TEMPORAL_API_KEY")
 
 
 @dataclass
@@ -46,14 +45,37 @@ class Service:
 
 def run(args) -> int:
     port, ui_port = getattr(args, "port", GRPC_PORT), getattr(args, "ui_port", UI_PORT)
-    return asyncio.run(up(Path(args.data_dir), port=port, ui_port=ui_port, demo=getattr(args, "demo", False)))
+    gateway_port = getattr(args, "gateway_port", None) or default_gateway_port()
+    return asyncio.run(
+        up(
+            Path(args.data_dir),
+            port=port,
+            ui_port=ui_port,
+            gateway_port=gateway_port,
+            demo=getattr(args, "demo", False),
+        )
+    )
 
 
-async def up(data_dir: Path, *, port: int = GRPC_PORT, ui_port: int = UI_PORT, demo: bool = False) -> int:
+def default_gateway_port() -> int:
+    """`--gateway-port`'s default: SUPPORTFLOW_GATEWAY_PORT, else 8000."""
+    given = os.environ.get("SUPPORTFLOW_GATEWAY_PORT", "").strip()
+    return int(given) if given.isdigit() else GATEWAY_PORT
+
+
+async def up(
+    data_dir: Path,
+    *,
+    port: int = GRPC_PORT,
+    ui_port: int = UI_PORT,
+    gateway_port: int = GATEWAY_PORT,
+    demo: bool = False,
+) -> int:
     try:
+        stack = Stack.plan(data_dir, gateway_port)
         # With payloads encrypted, the web UI decodes them through the gateway's codec routes.
-        codec_endpoint = f"{public_url()}/codec" if keyring_from_env() else None
-    except EncryptionKeyError as problem:
+        codec_endpoint = f"{stack.public_url}/codec" if keyring_from_env() else None
+    except (EncryptionKeyError, StackSettingsError) as problem:
         print(f"supportflow up: {problem}", file=sys.stderr)
         return 2
     server = DevServer(data_dir, port=port, ui_port=ui_port, ui_codec_endpoint=codec_endpoint)
@@ -61,19 +83,17 @@ async def up(data_dir: Path, *, port: int = GRPC_PORT, ui_port: int = UI_PORT, d
     interrupted = _stop_on_signals()
     try:
         await server.start()
-        for make_service in (worker_service, gateway_service):
-            service = make_service(server, data_dir)
-            if service is None:
-                continue
+        for make_service in (gateway_service, worker_service):
+            service = make_service(server, stack)
             service.process.start()
             services.append(service)
             await _ready_or_exited(service)
-        _print_urls(server, services, data_dir)
+        _print_urls(server, services, stack)
         if demo:
-            await _open_demo_cases(server)
+            await _open_demo_cases(server, stack)
         return await _until_something_exits(server, services)
     except PortInUseError as problem:
-        print(f"supportflow up: {problem} (options --port and --ui-port)", file=sys.stderr)
+        print(f"supportflow up: {problem} (options --port, --ui-port and --gateway-port)", file=sys.stderr)
         return 2
     except (DevServerError, ServiceFailed) as problem:
         print(f"supportflow up: {problem}", file=sys.stderr)
@@ -91,27 +111,34 @@ async def up(data_dir: Path, *, port: int = GRPC_PORT, ui_port: int = UI_PORT, d
             print("supportflow up: stopped", file=sys.stderr)
 
 
-def worker_service(server: DevServer, data_dir: Path) -> Service:
-    env = _child_env(server, data_dir)
-    process = ChildProcess("worker", [sys.executable, "-m", "worker"], data_dir / "logs" / "worker.log", env)
+def worker_service(server: DevServer, stack: Stack) -> Service:
+    env = stack.child_env(server.address, server.namespace)
+    env["SUPPORTFLOW_METRICS_PORT"] = str(stack.metrics_port)
+    if not port_is_free(stack.metrics_port):
+        raise ServiceFailed(
+            f"port {stack.metrics_port} (worker metrics) is already in use on {GATEWAY_HOST}; "
+            "unset SUPPORTFLOW_METRICS_PORT to let `up` choose a free one"
+        )
+    process = ChildProcess("worker", [sys.executable, "-m", "worker"], stack.data_dir / "logs" / "worker.log", env)
     task_queue = env.get("SUPPORTFLOW_TASK_QUEUE") or "support-cases"
-    return Service(process, lambda: _worker_polling(server, task_queue, process), [("worker", f"polling {task_queue}")])
+    urls = [("worker", f"polling {task_queue}"), ("worker metrics", stack.metrics_url)]
+    return Service(process, lambda: _worker_polling(server, task_queue, process), urls)
 
 
-def gateway_service(server: DevServer, data_dir: Path) -> Service | None:
-    """`supportflow gateway` on 127.0.0.1 (SUPPORTFLOW_GATEWAY_PORT, default 8000), with a development API key.
+def gateway_service(server: DevServer, stack: Stack) -> Service:
+    """`supportflow gateway` on 127.0.0.1:`--gateway-port` (default 8000), with a development API key.
 
     The key is made once per data dir and kept in `<data dir>/dev-api-key`, so it survives restarts;
-    it holds every scope and is added to any SUPPORTFLOW_API_KEYS already set.
+    it holds every scope and is added to any SUPPORTFLOW_API_KEYS already set. In outbox mode the
+    gateway also hosts the outbox, which the worker delivers to.
     """
-    url = gateway_url()
-    port = int(url.rsplit(":", 1)[1])
+    url, port = stack.gateway_url, stack.gateway_port
     if not port_is_free(port):
         raise ServiceFailed(
-            f"port {port} (gateway) is already in use on {GATEWAY_HOST}; stop what holds it or set SUPPORTFLOW_GATEWAY_PORT"
+            f"port {port} (gateway) is already in use on {GATEWAY_HOST}; stop what holds it or choose --gateway-port"
         )
-    key, key_file = dev_api_key(data_dir)
-    env = _child_env(server, data_dir)
+    key, key_file = dev_api_key(stack.data_dir)
+    env = stack.child_env(server.address, server.namespace)
     env["SUPPORTFLOW_API_KEYS"] = ",".join(
         filter(None, [env.get("SUPPORTFLOW_API_KEYS", "").strip(), f"{key}=intake+operate+admin"])
     )
@@ -120,8 +147,12 @@ def gateway_service(server: DevServer, data_dir: Path) -> Service | None:
             "SUPPORTFLOW_UI_ORIGIN", f"http://{GATEWAY_HOST}:{server.ui_port},http://localhost:{server.ui_port}"
         )
     command = [sys.executable, "-m", "starter.cli", "gateway", "--host", GATEWAY_HOST, "--port", str(port)]
-    process = ChildProcess("gateway", command, data_dir / "logs" / "gateway.log", env)
+    process = ChildProcess("gateway", command, stack.data_dir / "logs" / "gateway.log", env)
     urls = [("gateway", f"{url}/docs"), ("API key", f"{key} (every scope; kept in {key_file})")]
+    if stack.outbox_url:
+        urls.append(("outbox", f"{stack.outbox_url} (every message lands here; nothing leaves this machine)"))
+    else:
+        urls.append(("deliveries", "live: email, SMS, calls, chat and webhooks go to their real addresses"))
     if server.ui_codec_endpoint:
         urls.append(
             (
@@ -133,30 +164,8 @@ def gateway_service(server: DevServer, data_dir: Path) -> Service | None:
     return Service(process, lambda: _gateway_healthy(url, process), urls)
 
 
-def gateway_url() -> str:
-    return f"http://{GATEWAY_HOST}:{os.environ.get('SUPPORTFLOW_GATEWAY_PORT') or GATEWAY_PORT}"
-
-
-def public_url() -> str:
-    """The gateway as browsers reach it: SUPPORTFLOW_PUBLIC_URL, or the gateway `up` runs."""
-    return (os.environ.get("SUPPORTFLOW_PUBLIC_URL") or gateway_url()).rstrip("/")
-
-
 def dev_api_key(data_dir: Path) -> tuple[str, Path]:
-    key_file = data_dir / "dev-api-key"
-    return kept_secret(key_file), key_file
-
-
-def kept_secret(path: Path) -> str:
-    """A random secret made once per data dir (mode 0600) and reused, so links and keys survive restarts."""
-    if path.is_file() and path.read_text().strip():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_text(value + "\n")
-    return value
+    return kept_secret(data_dir, "dev-api-key")
 
 
 async def _gateway_healthy(url: str, process: ChildProcess) -> None:
@@ -170,12 +179,14 @@ async def _gateway_healthy(url: str, process: ChildProcess) -> None:
             await asyncio.sleep(0.25)
 
 
-async def _open_demo_cases(server: DevServer) -> None:
+async def _open_demo_cases(server: DevServer, stack: Stack) -> None:
     """`--demo`: realistic cases for both seed tenants (starter/demo.py); a failure is reported, not fatal."""
     from starter.demo import open_demo_on
 
     try:
         print(await open_demo_on(server.address, server.namespace), flush=True)
+        if stack.delivery == "outbox":
+            print(f"The pages they sent are in the outbox: {stack.outbox_url}", flush=True)
     except Exception as problem:  # the stack is up and useful without the demo
         print(
             f"supportflow up: the demo cases could not be opened: {type(problem).__name__}: {problem}", file=sys.stderr
@@ -184,18 +195,6 @@ async def _open_demo_cases(server: DevServer) -> None:
 
 class ServiceFailed(RuntimeError):
     pass
-
-
-def _child_env(server: DevServer, data_dir: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in REMOTE_CONNECTION_VARIABLES}
-    env.update(TEMPORAL_ADDRESS=server.address, TEMPORAL_NAMESPACE=server.namespace, PYTHONUNBUFFERED="1")
-    # No secret is written in the source: each data dir gets its own, unless the environment sets them.
-    for variable, file in (("SUPPORTFLOW_ACK_SECRET", "ack-secret"), ("SUPPORTFLOW_PORTAL_SECRET", "portal-secret")):
-        if not (env.get(variable) or env.get(f"{variable}_FILE")):
-            env[variable] = kept_secret(data_dir / file)
-    # Acknowledgement and portal links point at the gateway `up` runs, unless told otherwise.
-    env.setdefault("SUPPORTFLOW_PUBLIC_URL", gateway_url())
-    return env
 
 
 async def _worker_polling(server: DevServer, task_queue: str, process: ChildProcess) -> None:
@@ -249,7 +248,7 @@ def _stop_on_signals() -> Callable[[], bool]:
     return lambda: bool(received)
 
 
-def _print_urls(server: DevServer, services: list[Service], data_dir: Path) -> None:
+def _print_urls(server: DevServer, services: list[Service], stack: Stack) -> None:
     lines = [
         ("Temporal UI", server.ui_url or "(headless)"),
         ("Temporal gRPC", f"{server.address} (namespace {server.namespace})"),
@@ -259,7 +258,7 @@ def _print_urls(server: DevServer, services: list[Service], data_dir: Path) -> N
         lines += service.urls
     lines += [
         ("data", f"{server.db_file} (SQLite WAL: survives a crash; a power loss may drop the last moments)"),
-        ("logs", str(data_dir / "logs")),
+        ("logs", str(stack.data_dir / "logs")),
     ]
     width = max(len(label) for label, _ in lines)
     print("supportflow is up")

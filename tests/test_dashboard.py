@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 from case_fixtures import blockit_request
+from support import start_case
 from test_metrics import scrape
 
-from starter.cases import start_case
 from starter.devserver import DevServer, free_port
 from worker import WorkerSettings, build_worker, connect, metrics_runtime
 

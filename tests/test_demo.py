@@ -43,7 +43,8 @@ async def test_the_demo_opens_cases_for_both_tenants_at_every_severity_and_in_ma
     }
 
     emergency = by_slug["blub0x-emergency-lobby-doors"]
-    assert emergency.channel == "emergency_line" and emergency.escalation.acknowledged_by == "oncall-1"
+    assert emergency.channel == "emergency_line" and emergency.escalation.running == ["emergency_intake"]
+    assert emergency.escalation.acknowledged_by is None, "left paging, for a newcomer to acknowledge"
     assert by_slug["blockit-sev2-reminders"].workaround_at is not None
     assert by_slug["blockit-sev3-export-totals"].paused
     escalated = by_slug["blub0x-regular-badge-printing"]

@@ -20,22 +20,12 @@ from pathlib import Path
 import httpx
 import pytest_asyncio
 import uvicorn
+from browser import CHROMIUM, CHROMIUM_ARGS
 from gateway_fixtures import Gateway, gateway  # noqa: F401
 from playwright.async_api import async_playwright
 
 from starter.gateway.app import create_app
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOCAL_TIME = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d [A-Z][a-z]{2} \d\d:\d\d E[SD]T")
 
 
@@ -139,3 +129,70 @@ async def test_a_requester_follows_the_magic_link_sees_their_cases_and_not_anoth
             await browser.close()
     escalated = await gateway.status(next(iter(ana_cases)))
     assert "customer_escalation" in escalated.escalation.running
+
+
+LAYOUT = """() => {
+    const width = window.innerWidth;
+    const table = document.querySelector('table.cases');
+    const cells = [...table.querySelectorAll('tbody td')];
+    const header = table.querySelector('thead');
+    return {
+        width,
+        pageWidth: document.documentElement.scrollWidth,
+        headerShown: getComputedStyle(header).display !== 'none',
+        rows: table.querySelectorAll('tbody tr').length,
+        cellsInside: cells.every(td => { const box = td.getBoundingClientRect(); return box.left >= 0 && box.right <= width + 0.5; }),
+        subjectWidth: Math.min(...[...table.querySelectorAll('td.subject')].map(td => td.getBoundingClientRect().width)),
+        smallestText: Math.min(...cells.map(td => parseFloat(getComputedStyle(td).fontSize))),
+        labels: cells.map(td => getComputedStyle(td, '::before').content),
+        rowTops: [...table.querySelectorAll('tbody tr')].map(tr => [...tr.children].map(td => Math.round(td.getBoundingClientRect().top))),
+    };
+}"""
+
+
+async def test_the_case_table_fits_a_phone_and_a_desktop(gateway: Gateway, live_url: str, tmp_path: Path):
+    """At 390 px each case is a card of labelled lines with nothing off-screen; at 1280 px it is one table row."""
+    tag = uuid.uuid4().hex[:6]
+    email = f"phone-{tag}@tower.example"
+    subjects = [f"Garage barrier will not lift for residents with new fobs {tag}", f"Lobby intercom {tag}"]
+    for subject in subjects:
+        await open_case(gateway, email, subject)
+    async with httpx.AsyncClient(base_url=live_url) as http:
+        link = (
+            await http.post(
+                "/v1/portal/links", headers=gateway.auth("admin"), json={"tenant": "blub0x", "email": email}
+            )
+        ).json()["url"]
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for width, height in ((390, 844), (1280, 800)):
+                page = await (await browser.new_context(viewport={"width": width, "height": height})).new_page()
+                await page.goto(link)
+                for _ in range(50):  # visibility catches up with just-opened cases in a moment
+                    if await page.locator("table.cases tbody tr").count() == len(subjects):
+                        break
+                    await asyncio.sleep(0.2)
+                    await page.reload()
+                layout = await page.evaluate(LAYOUT)
+                await page.screenshot(path=str(tmp_path / f"portal-{width}.png"), full_page=True)
+                assert layout["rows"] == len(subjects)
+                assert layout["pageWidth"] <= width, f"the page scrolls sideways at {width} px: {layout}"
+                assert layout["cellsInside"] and layout["smallestText"] >= 14, layout
+                if width == 390:
+                    assert not layout["headerShown"], "a phone shows each case as a card"
+                    assert '"Next deadline"' in layout["labels"], "each line names what it shows"
+                    assert all(len(set(tops)) == len(tops) for tops in layout["rowTops"]), "one line per fact"
+                else:
+                    assert layout["headerShown"]
+                    assert all(len(set(tops)) == 1 for tops in layout["rowTops"]), "one row per case"
+                    assert layout["subjectWidth"] >= 250, "the subject is not squeezed into a narrow column"
+                await page.click(f"text={subjects[0]}")
+                await page.wait_for_selector("text=Response due")
+                wide = await page.evaluate("document.documentElement.scrollWidth")
+                await page.screenshot(path=str(tmp_path / f"case-{width}.png"), full_page=True)
+                assert wide <= width, f"the case page scrolls sideways at {width} px"
+                await page.context.close()
+        finally:
+            await browser.close()

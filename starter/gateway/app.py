@@ -16,6 +16,7 @@ from starter.gateway.limits import BodyLimit
 from starter.gateway.responses import Health
 from starter.gateway.settings import GatewaySettings
 from starter.gateway.temporal import ClientFactory, Temporal
+from starter.outbox import router as outbox_router
 
 DESCRIPTION = """Support cases as durable Temporal workflows.
 
@@ -38,6 +39,7 @@ def create_app(client_factory: ClientFactory = connect, settings: GatewaySetting
     codec.hide_credentials_in_access_log()
     for router in (intake_routes.router, case_routes.router, ack.router, portal.links, portal.pages, codec.router):
         app.include_router(router)
+    app.include_router(outbox_router)  # the development outbox: live, its routes answer 404
 
     @app.get("/healthz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
     async def healthz(http: Request) -> JSONResponse:

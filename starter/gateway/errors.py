@@ -80,6 +80,12 @@ class Forbidden(GatewayError):
     status = 403
 
 
+class NotFound(GatewayError):
+    """404 for what is not a case (a route's own resource, such as the outbox in live mode)."""
+
+    status = 404
+
+
 class Unavailable(GatewayError):
     """503: Temporal cannot be reached, or a tenant's policy file cannot be read."""
 

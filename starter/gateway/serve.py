@@ -26,13 +26,17 @@ def run(args: argparse.Namespace) -> int:
     import environment
     from environment import SettingsError
     from starter.gateway.app import create_app
+    from starter.gateway.portal_signin import LinkLimit
     from starter.gateway.settings import GatewaySettings
+    from starter.outbox.state import OutboxSettings
 
     try:
         settings = GatewaySettings.from_env()
         for secret in ("SUPPORTFLOW_ACK_SECRET", "SUPPORTFLOW_PORTAL_SECRET"):
             environment.required(secret, why="the gateway checks acknowledgement links and signs portal links with it")
-    except SettingsError as problem:
+        LinkLimit.from_env()
+        OutboxSettings.from_env()
+    except (SettingsError, ValueError) as problem:
         print(f"supportflow gateway: {problem}", file=sys.stderr)
         return 2
     if not settings.api_keys:
