@@ -11,12 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
+
 # A development default so that `supportflow up` works out of the box. Links
 # signed with it can be forged by anyone who reads this file: set
 # SUPPORTFLOW_ACK_SECRET in every shared or production deployment.
 DEV_ACK_SECRET = "supportflow-dev-ack-secret-not-for-production"
 
 SmtpTls = Literal["none", "starttls", "ssl"]
+# Incoming-webhook hosts that speak Slack's Block Kit (GovSlack has its own); other chat URLs get plain text.
+SLACK_HOSTS = ("hooks.slack.com",)
 
 
 class SettingsError(ValueError):
@@ -39,6 +43,9 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_from: str = "supportflow@localhost"
+    webhook_secret: str | None = None
+    slack_hosts: tuple[str, ...] = SLACK_HOSTS
+    slack_signing_secret: str | None = None
 
     @property
     def portal_signing_secret(self) -> str:
@@ -71,7 +78,26 @@ class Settings:
             smtp_user=text("SUPPORTFLOW_SMTP_USER"),
             smtp_password=text("SUPPORTFLOW_SMTP_PASSWORD"),
             smtp_from=text("SUPPORTFLOW_SMTP_FROM", cls.smtp_from) or cls.smtp_from,
+            webhook_secret=webhook_secret(env, "SUPPORTFLOW_WEBHOOK_SECRET"),
+            slack_hosts=_hosts(text("SUPPORTFLOW_SLACK_HOSTS")) or SLACK_HOSTS,
+            slack_signing_secret=(text("SLACK_SIGNING_SECRET") or "").strip() or None,
         )
+
+
+def webhook_secret(env: Mapping[str, str], name: str) -> str | None:
+    """A Standard Webhooks secret (`whsec_` + base64) from variable `name`, or None when it is unset."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        Webhook(value)
+    except (ValueError, EmptyWebhookSecretError):
+        raise SettingsError(f"{name} is not a Standard Webhooks secret (whsec_ followed by base64)") from None
+    return value
+
+
+def _hosts(text: str | None) -> tuple[str, ...]:
+    return tuple(host.strip().lower() for host in (text or "").split(",") if host.strip())
 
 
 def _number(env: Mapping[str, str], name: str, default: float, whole: bool = False) -> float:

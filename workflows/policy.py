@@ -6,6 +6,7 @@ holidays needs the `holidays` package, so it happens in `activities/policy.py`.
 
 from __future__ import annotations
 
+import re
 import weakref
 from datetime import date, timedelta
 from typing import Annotated, Literal
@@ -88,10 +89,18 @@ def _url(text: str) -> str:
     return text
 
 
+def _env_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", text):
+        raise ValueError(f"{text!r} is not an environment variable name such as BLOCKIT_WEBHOOK_SECRET")
+    return text
+
+
 Duration = Annotated[str, AfterValidator(_duration)]
 Wait = Annotated[str, AfterValidator(_wait)]
 Phone = Annotated[str, AfterValidator(_e164)]
 Url = Annotated[str, AfterValidator(_url)]
+# The name of a variable holding a secret, never the secret: policy files are shared and reviewed.
+EnvName = Annotated[str, AfterValidator(_env_name)]
 
 
 class Strict(BaseModel):
@@ -186,6 +195,7 @@ class Contact(Strict):
     phone: Phone | None = None
     chat: Url | None = None
     webhook: Url | None = None
+    webhook_secret_env: EnvName | None = None  # signs this contact's webhooks (DESIGN Decision 19)
 
     def address(self, channel: DeliveryChannel) -> str | None:
         return getattr(self, CONTACT_CHANNEL_FIELD[channel])
@@ -244,6 +254,7 @@ class Policy(Strict):
     contacts: dict[str, Contact] = {}
     rotations: dict[str, list[str]] = {}
     escalations: dict[LadderName, Annotated[Ladder, BeforeValidator(_steps_as_ladder)]] = {}
+    webhook_secret_env: EnvName | None = None  # signs webhooks of contacts that name no secret of their own
 
     def severity(self, level: int) -> Severity:
         return self.severities[level]
