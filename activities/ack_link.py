@@ -61,6 +61,11 @@ def ack_url(case_id: str, contact: str, expires_at: datetime, settings: Settings
     return f"{settings.public_url}/v1/ack/{ack_token(case_id, contact, expires_at, settings)}"
 
 
+def token_in(link: str) -> str:
+    """The token of a link `ack_url` built: a Slack button carries it back instead of the whole link."""
+    return link.rsplit("/v1/ack/", 1)[-1]
+
+
 def verify_ack_token(token: str, now: datetime, settings: Settings | None = None) -> AckClaim:
     """The claim a token carries; raises AckLinkInvalid or AckLinkExpired with a message for the clicker."""
     settings = settings or Settings.from_env()
