@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from starter.gateway import ack, case_routes, codec, intake_routes, portal, slack_routes
+from starter.gateway import ack, case_routes, codec, intake_routes, portal, slack_routes, twilio_routes
 from starter.gateway.errors import install_error_handlers
 from starter.gateway.limits import BodyLimit
 from starter.gateway.responses import Health
@@ -40,6 +40,7 @@ def create_app(
     for router in (intake_routes.router, case_routes.router, ack.router, portal.links, portal.pages, codec.router):
         app.include_router(router)
     app.include_router(slack_routes.router)
+    app.include_router(twilio_routes.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
     async def healthz(http: Request) -> JSONResponse:
