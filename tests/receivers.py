@@ -224,7 +224,6 @@ class HttpReceiver:
         await send({"type": "http.response.start", "status": reply.status, "headers": reply_headers})
         await send({"type": "http.response.body", "body": content})
 
-
     def _verify(self, path: str, headers: dict[str, str], body: bytes) -> str | None:
         secret = next((secret for prefix, secret in self._secrets.items() if path.startswith(prefix)), None)
         if secret is None:

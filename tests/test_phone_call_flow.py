@@ -195,10 +195,22 @@ def blub0x_with(phone: dict) -> str:
 @pytest.mark.parametrize(
     ("phone", "field", "problem"),
     [
-        ({"menu": {"6": {"channel": "emergency_line", "rotation": "nobody"}}}, "intake.phone.menu.6.rotation", "unknown rotation"),
+        (
+            {"menu": {"6": {"channel": "emergency_line", "rotation": "nobody"}}},
+            "intake.phone.menu.6.rotation",
+            "unknown rotation",
+        ),
         ({"menu": {"2": {"channel": "phone", "ring": ["ghost"]}}}, "intake.phone.menu.2.ring[0]", "unknown contact"),
-        ({"menu": {"2": {"channel": "phone", "ring": ["support-team"]}}}, "intake.phone.menu.2.ring", "no phone number"),
-        ({"menu": {"2": {"channel": "phone", "ring": ["oncall-1"], "rotation": "oncall"}}}, "intake.phone.menu.2", "not both"),
+        (
+            {"menu": {"2": {"channel": "phone", "ring": ["support-team"]}}},
+            "intake.phone.menu.2.ring",
+            "no phone number",
+        ),
+        (
+            {"menu": {"2": {"channel": "phone", "ring": ["oncall-1"], "rotation": "oncall"}}},
+            "intake.phone.menu.2",
+            "not both",
+        ),
         ({"menu": {"12": {"channel": "phone"}}}, "intake.phone.menu", "not one digit"),
         ({"menu": {"2": {"channel": "chat"}}}, "intake.phone.menu.2.channel", ""),
         ({"menu": {"2": {"channel": "phone", "hours": "sometimes"}}}, "intake.phone.menu.2.hours", ""),

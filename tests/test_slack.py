@@ -34,14 +34,18 @@ PRESSER = {"id": "U0TEST", "username": "ana.lopez", "name": "ana.lopez", "team_i
 
 
 @pytest_asyncio.fixture(scope="module")
-async def slack_gateway(gateway: Gateway) -> AsyncIterator[Gateway]:  # noqa: F811
+async def slack_gateway(gateway: Gateway) -> AsyncIterator[Gateway]:
     """The gateway with a Slack signing secret, and a tenant whose emergency intake pages its team on Slack."""
     policy = yaml.safe_load((REPO / "policies" / "blockit.yaml").read_text())
     policy["tenant"] = "slackco"
     policy["contacts"]["support-team"]["chat"] = gateway.hooks.url("/services/T0/B0/slackco")
-    policy["escalations"]["emergency_intake"] = {"steps": [{"notify": ["support-team"], "via": ["chat"], "wait": "30m"}]}
+    policy["escalations"]["emergency_intake"] = {
+        "steps": [{"notify": ["support-team"], "via": ["chat"], "wait": "30m"}]
+    }
     with pytest.MonkeyPatch.context() as env:
-        (Path(os.environ["SUPPORTFLOW_POLICY_DIR"]) / "slackco.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+        (Path(os.environ["SUPPORTFLOW_POLICY_DIR"]) / "slackco.yaml").write_text(
+            yaml.safe_dump(policy, sort_keys=False)
+        )
         env.setenv("SUPPORTFLOW_SLACK_HOSTS", "hooks.slack.com,127.0.0.1")  # the receiver stands in for Slack
         before = gateway.app.state.settings
         delivery = dataclasses.replace(before.delivery, slack_signing_secret=SIGNING_SECRET)

@@ -40,8 +40,11 @@ def receipt_time() -> datetime:
 async def open_from_json(request: CaseRequest, http: Request) -> JSONResponse:
     """Any channel; in-app messaging uses `channel: messaging`. The same `source_id` is the same case."""
     policy = tenant_policy(request.tenant)
-    # What the gateway found (redaction, notes) and the address's index are the gateway's to say, never the caller's.
-    request = request.model_copy(update={"phi_redacted": False, "notes": [], "requester_email_key": None})
+    # What the gateway found (redaction, notes), the address's index and who answered a live call (only the
+    # signed Twilio routes know) are the gateway's to say, never the caller's.
+    request = request.model_copy(
+        update={"phi_redacted": False, "notes": [], "requester_email_key": None, "answered_by": None}
+    )
     return await open_case(http, admit(request, policy, receipt_time()))
 
 

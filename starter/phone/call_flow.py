@@ -74,10 +74,7 @@ def answer(policy: Policy, callbacks: Callbacks, tries: int = 0) -> VoiceRespons
 
 def menu_sentence(policy: Policy) -> str:
     menu = policy.intake.phone.menu if policy.intake.phone else {}
-    return " ".join(
-        f"For {spoken(line.channel)}, press {digit}."
-        for digit, line in sorted(menu.items())
-    )
+    return " ".join(f"For {spoken(line.channel)}, press {digit}." for digit, line in sorted(menu.items()))
 
 
 def choose(policy: Policy, digits: str, callbacks: Callbacks, open_now: bool, tries: int = 0) -> VoiceResponse:
@@ -96,7 +93,9 @@ def choose(policy: Policy, digits: str, callbacks: Callbacks, open_now: bool, tr
 
 def call_line(policy: Policy, digit: str, line: PhoneLine, callbacks: Callbacks, open_now: bool) -> VoiceResponse:
     if line.hours == "business" and not open_now:
-        return voicemail(policy, digit, callbacks, intro=f"{SPOKEN_LINE.get(line.channel, 'this line')} is closed now.".capitalize())
+        return voicemail(
+            policy, digit, callbacks, intro=f"{SPOKEN_LINE.get(line.channel, 'this line')} is closed now.".capitalize()
+        )
     if line.rotation:
         return dial_member(policy, digit, line, 0, callbacks)
     phones = [number for number in (_phone(policy, c) for c in policy.dialled(line)) if number]
