@@ -1,0 +1,107 @@
+"""One email, as the gateway's `POST /v1/intake/email` and the support mailbox both take it.
+
+A message opens a case, or, when it answers one of ours, comments on that
+case. A repeat of the same message (a retried POST, a mailbox that crashed
+before moving it) is recognised by its Message-ID: the same case, the same
+comment, nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from starter.cases import case_id, start_case
+from starter.gateway.errors import Conflict, NotFound, Unavailable, field_error
+from starter.gateway.opening import admit
+from starter.gateway.policies import tenant_policy
+from starter.gateway.temporal import describe, send_comment, tenant_of
+from starter.intake import EmailIntake, case_id_from_message_id, parse_email, redact
+from starter.intake.errors import IntakeError
+from workflows.contracts import CaseRequest, Comment
+from workflows.policy import Policy
+
+# A long References chain names every message in the thread; In-Reply-To and the oldest few find the case.
+THREAD_IDS_CHECKED = 20
+
+
+@dataclass(frozen=True)
+class EmailOutcome:
+    case_id: str
+    comment: bool  # threaded into a running case as a comment
+    duplicate: bool  # this message had already opened the case
+
+
+async def take_email(client: Client, tenant: str, raw: bytes, receipt_time: datetime) -> EmailOutcome:
+    """Raises `IntakeError` for a message that cannot be used (empty, no From), a 422 `FieldErrors` for an
+    unknown tenant, or `Unavailable` when Temporal cannot take it; nothing reaches Temporal for a message
+    that fails."""
+    policy = tenant_policy(tenant)
+    if not raw.strip():
+        raise IntakeError("body", "the message is empty")
+    mail = parse_email(raw, tenant, receipt_time)
+    thread = await threaded_case(client, tenant, mail.thread_ids)
+    request = mail.request
+    if thread is not None:
+        thread_id, running = thread
+        if running:
+            try:
+                await send_comment(client, thread_id, reply_comment(mail, policy))
+                return EmailOutcome(thread_id, comment=True, duplicate=False)
+            except Conflict:
+                pass  # it closed a moment ago: the reply opens a new case, as for any closed case
+        request = request.model_copy(update={"existing_case": thread_id})
+    if mail.date_header or mail.auto_submitted:
+        request = request.model_copy(update={"notes": [*request.notes, *_mail_notes(mail)]})
+    try:
+        opened = await start_case(client, admit(request, policy, receipt_time))
+    except RPCError as problem:
+        if problem.status == RPCStatusCode.INVALID_ARGUMENT:
+            raise field_error("request", f"Temporal refused to start the case: {problem.message}") from None
+        raise Unavailable(f"Temporal could not start the case: {problem.message}") from None
+    return EmailOutcome(opened.case_id, comment=False, duplicate=opened.duplicate)
+
+
+async def threaded_case(client: Client, tenant: str, thread_ids: list[str]) -> tuple[str, bool] | None:
+    """(case id, still running) for the first thread id that names one of this tenant's cases."""
+    for message_id in thread_ids[:THREAD_IDS_CHECKED]:
+        for candidate in (case_id_from_message_id(message_id), _opened_by(tenant, message_id)):
+            if candidate is None or tenant_of(candidate) != tenant:
+                continue
+            try:
+                described = await describe(client, candidate)
+            except NotFound:
+                continue
+            return candidate, described.status == WorkflowExecutionStatus.RUNNING
+    return None
+
+
+def reply_comment(mail: EmailIntake, policy: Policy) -> Comment:
+    """The reply as a comment by its sender; an auto-reply is not the requester, so it never resumes a paused case."""
+    request = mail.request
+    text = request.description or request.subject or "(an empty reply)"
+    if policy.intake.redact_phi:
+        text, _ = redact(text)
+    author = request.requester.email or "requester"
+    if mail.auto_submitted:
+        author = f"auto-reply from {author}"
+    return Comment(author=author, text=text, source_id=mail.message_id)
+
+
+def _opened_by(tenant: str, message_id: str) -> str | None:
+    try:
+        return case_id(CaseRequest(tenant=tenant, channel="email", source_id=message_id))
+    except ValueError:
+        return None
+
+
+def _mail_notes(mail: EmailIntake) -> list[str]:
+    notes = []
+    if mail.date_header:
+        notes.append(f"Date header: {mail.date_header[:200]}")
+    if mail.auto_submitted:
+        notes.append("the message is marked auto-submitted")
+    return notes
