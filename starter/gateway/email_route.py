@@ -28,5 +28,7 @@ async def email_intake(http: Request, tenant: str, receipt_time: datetime) -> JS
     outcome = await take_email(client, tenant, await http.body(), receipt_time)
     if outcome.comment:
         return JSONResponse(CommentAccepted(case_id=outcome.case_id).model_dump(), status_code=202)
-    body = CaseOpened(case_id=outcome.case_id, status_url=status_url(http, outcome.case_id), duplicate=outcome.duplicate)
+    body = CaseOpened(
+        case_id=outcome.case_id, status_url=status_url(http, outcome.case_id), duplicate=outcome.duplicate
+    )
     return JSONResponse(body.model_dump(), status_code=200 if outcome.duplicate else 201)
