@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 from dovecot_fixtures import ImapUser, dovecot, imap_user  # noqa: F401
 from gateway_fixtures import Gateway, eventually, gateway  # noqa: F401
 from support import REPO
@@ -25,7 +26,7 @@ from temporalio.service import RPCError
 
 from starter.cases import case_id
 from starter.mailbox.address import parse_address
-from starter.mailbox.reader import Backoff, MailboxReader
+from starter.mailbox.reader import Backoff, MailboxReader, TemporalTrouble
 from workflows.contracts import CaseRequest
 
 TENANT = "blub0x"
@@ -267,3 +268,39 @@ async def _forwarder(port: int, target: int) -> AsyncIterator[None]:
         yield
     finally:
         server.close()
+
+
+async def test_when_temporal_cannot_be_reached_the_message_stays_in_the_mailbox(imap_user):
+    async def unreachable_temporal():
+        from temporalio.client import Client
+
+        return await Client.connect(f"127.0.0.1:{_unused_port()}")
+
+    imap_user.deliver(a_mail("Fire panel offline", message_id=new_id()))
+    reader = MailboxReader(parse_address(imap_user.url()), imap_user.password, TENANT, unreachable_temporal)
+
+    with pytest.raises(TemporalTrouble) as trouble:
+        await reader.once()
+
+    assert "cannot reach Temporal" in str(trouble.value)
+    assert len(imap_user.folder("INBOX")) == 1 and imap_user.folder("Processed") == []
+
+
+@pytest.mark.parametrize(
+    ("url", "password", "said"),
+    [
+        ("imap://support:secret@mail.example/INBOX", "pw", "must not carry the password"),
+        ("imap://support@mail.example/INBOX", "", "set SUPPORTFLOW_IMAP_PASSWORD"),
+        ("pop3://support@mail.example/INBOX", "pw", "imap:// or imaps://"),
+        ("imap://mail.example/INBOX", "pw", "needs a user and a host"),
+    ],
+)
+def test_a_mailbox_command_that_cannot_work_exits_2_saying_why(url, password, said, monkeypatch, capsys):
+    from starter.cli import main
+
+    monkeypatch.setenv("SUPPORTFLOW_IMAP_PASSWORD", password)
+    monkeypatch.setenv("SUPPORTFLOW_POLICY_DIR", str(REPO / "policies"))
+
+    code = main(["mailbox", "--tenant", "blub0x", "--imap", url, "--once"])
+
+    assert code == 2 and said in capsys.readouterr().err
