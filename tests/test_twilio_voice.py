@@ -314,3 +314,15 @@ async def test_without_a_twilio_auth_token_every_twilio_route_is_503_saying_why(
         gw.app.state.settings = configured
 
     assert answer.status_code == 503 and "TWILIO_AUTH_TOKEN" in answer.json()["error"]
+
+
+async def test_a_number_whose_voice_webhook_is_configured_as_get_is_answered_too(phones):
+    call = Call(phones, "blub0x")
+    url = f"{PUBLIC_URL}/v1/twilio/voice?tenant=blub0x&CallSid={call.sid}&From=%2B15555550123"
+    signature = RequestValidator(TOKEN).compute_signature(url, {})
+
+    answer = await phones.http.get(url, headers={"X-Twilio-Signature": signature})
+    forged = await phones.http.get(url.replace("blub0x&", "blockit&"), headers={"X-Twilio-Signature": signature})
+
+    assert answer.status_code == 200 and ET.fromstring(answer.content).find("Gather") is not None
+    assert forged.status_code == 403

@@ -50,17 +50,21 @@ async def twilio_call(http: Request) -> TwilioCall:
     settings = http.app.state.settings.delivery
     if not settings.twilio_auth_token:
         raise Unavailable("TWILIO_AUTH_TOKEN is not set for the gateway, so no Twilio request can be verified")
-    form = await http.form()
+    # A webhook configured as GET carries Twilio's fields in the query, which the signed URL already covers.
+    form = await http.form() if http.method == "POST" else None
+    fields = form if form is not None else http.query_params
     url = settings.public_url + http.url.path + (f"?{http.url.query}" if http.url.query else "")
     signature = http.headers.get(SIGNATURE_HEADER, "")
     algorithm = signature_algorithm(http.headers.get(SIGNATURE_SETTINGS_HEADER))
-    if not signature or not RequestValidator(settings.twilio_auth_token).validate(url, form, signature, algorithm):
+    if not signature or not RequestValidator(settings.twilio_auth_token).validate(
+        url, form or {}, signature, algorithm
+    ):
         raise Forbidden(
             "the X-Twilio-Signature is missing or does not match; check TWILIO_AUTH_TOKEN, and that "
             f"SUPPORTFLOW_PUBLIC_URL ({settings.public_url}) is the address Twilio calls"
         )
     try:
-        return TwilioCall.model_validate({key: value for key, value in form.items() if isinstance(value, str)})
+        return TwilioCall.model_validate({key: value for key, value in fields.items() if isinstance(value, str)})
     except ValidationError as invalid:
         raise FieldErrors([(".".join(map(str, e["loc"])), e["msg"]) for e in invalid.errors()]) from None
 
@@ -72,6 +76,7 @@ router = APIRouter(prefix="/v1/twilio/voice", tags=["twilio"], responses=SIGNED)
 
 
 @router.post("", summary="Twilio voice webhook: a call to the tenant's number", response_class=Response)
+@router.get("", summary="The same, for a number whose webhook is set to GET", response_class=Response)
 async def incoming_call(call: SignedCall, http: Request, tenant: Tenant = "", tries: int = 0) -> Response:
     """The greeting and menu of `intake.phone`, or straight to voicemail; a tenant without a phone section
     hears that this number is not set up."""
