@@ -304,3 +304,15 @@ def test_a_mailbox_command_that_cannot_work_exits_2_saying_why(url, password, sa
     code = main(["mailbox", "--tenant", "blub0x", "--imap", url, "--once"])
 
     assert code == 2 and said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("tenant", ["nobody-here", "../policies/blub0x"])
+def test_a_mailbox_for_a_tenant_without_a_policy_exits_2(tenant, monkeypatch, capsys):
+    from starter.cli import main
+
+    monkeypatch.setenv("SUPPORTFLOW_IMAP_PASSWORD", "pw")
+    monkeypatch.setenv("SUPPORTFLOW_POLICY_DIR", str(REPO / "policies"))
+
+    code = main(["mailbox", "--tenant", tenant, "--imap", "imap://support@mail.example/INBOX", "--once"])
+
+    assert code == 2 and "no policy file" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import sys
 
@@ -20,6 +21,7 @@ from starter.mailbox.address import PASSWORD_VARIABLE, MailboxAddressError, pars
 from starter.mailbox.imap import MailboxUnreachable
 from starter.mailbox.reader import POLL_SECONDS, MailboxReader, TemporalTrouble
 
+TENANT = re.compile(r"[a-z0-9][a-z0-9_-]*")
 UNREACHABLE = 1
 USAGE = 2
 
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     password = os.environ.get(PASSWORD_VARIABLE, "")
     if not password:
         return _usage(f"set {PASSWORD_VARIABLE} to the password of {address.user} (never on the command line)")
-    if not policy_path(args.tenant).is_file() or "/" in args.tenant:
+    if not TENANT.fullmatch(args.tenant) or not policy_path(args.tenant).is_file():
         return _usage(f"--tenant {args.tenant!r}: no policy file {policy_path(args.tenant)}")
     if args.poll_seconds <= 0:
         return _usage("--poll-seconds must be greater than zero")
