@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
+
 import environment
 from environment import SettingsError
 
@@ -18,6 +20,8 @@ SmtpTls = Literal["none", "starttls", "ssl"]
 # `live` sends to the real addresses; `outbox` sends every delivery, through the same channel code, to the
 # outbox's local stand-ins (activities/outbox.py). `supportflow up` chooses `outbox` unless told otherwise.
 DeliveryMode = Literal["live", "outbox"]
+# Incoming-webhook hosts that speak Slack's Block Kit (GovSlack has its own); other chat URLs get plain text.
+SLACK_HOSTS = ("hooks.slack.com",)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,9 @@ class Settings:
     smtp_from: str = "supportflow@localhost"
     delivery: DeliveryMode = "live"
     outbox_url: str = "http://127.0.0.1:8000"
+    webhook_secret: str | None = None
+    slack_hosts: tuple[str, ...] = SLACK_HOSTS
+    slack_signing_secret: str | None = None
 
     def secret(self, name: str) -> str:
         """`ack` or `portal`: the signing secret, or a SettingsError naming the variable that must be set."""
@@ -79,7 +86,26 @@ class Settings:
             delivery=mode,  # type: ignore[arg-type]
             # The gateway that hosts the outbox, as the worker reaches it; `up` sets it to its own gateway.
             outbox_url=(text("SUPPORTFLOW_OUTBOX_URL", public_url) or public_url).rstrip("/"),
+            webhook_secret=webhook_secret(env, "SUPPORTFLOW_WEBHOOK_SECRET"),
+            slack_hosts=_hosts(text("SUPPORTFLOW_SLACK_HOSTS")) or SLACK_HOSTS,
+            slack_signing_secret=text("SLACK_SIGNING_SECRET"),
         )
+
+
+def webhook_secret(env: Mapping[str, str], name: str) -> str | None:
+    """A Standard Webhooks secret (`whsec_` + base64) from variable `name`, or None when it is unset."""
+    value = environment.value(name, env)
+    if not value:
+        return None
+    try:
+        Webhook(value)
+    except (ValueError, EmptyWebhookSecretError):
+        raise SettingsError(f"{name} is not a Standard Webhooks secret (whsec_ followed by base64)") from None
+    return value
+
+
+def _hosts(text: str | None) -> tuple[str, ...]:
+    return tuple(host.strip().lower() for host in (text or "").split(",") if host.strip())
 
 
 def _number(env: Mapping[str, str], name: str, default: float, whole: bool = False) -> float:

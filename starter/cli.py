@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     _lazy("starter.namespace_setup", "add_arguments")(setup_namespace)
     setup_namespace.set_defaults(run=lambda args: _lazy("starter.namespace_setup", "run")(args))
 
+    mailbox = commands.add_parser("mailbox", help="read a support mailbox over IMAP into cases and comments")
+    _lazy("starter.mailbox.command", "add_arguments")(mailbox)
+    mailbox.set_defaults(run=lambda args: _lazy("starter.mailbox.command", "run")(args))
+
     audit = commands.add_parser("audit", help="the fleet audit: open cases past a deadline with no breach recorded")
     _lazy("starter.auditor", "add_subcommands")(audit)
     return parser

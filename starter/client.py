@@ -321,11 +321,15 @@ def _query_failure_type(problem: RPCError) -> str | None:
     return None
 
 
-async def run_update(client: Client, case_id: str, name: str, args: BaseModel) -> CaseStatus:
-    """Run one contract update and return the case's new status."""
+async def run_update(
+    client: Client, case_id: str, name: str, args: BaseModel, update_id: str | None = None
+) -> CaseStatus:
+    """Run one contract update and return the case's new status. With `update_id`, a repeat (a webhook
+    retried by its sender) is answered with the first run's result instead of running again."""
     handle = case_handle(client, case_id)
     try:
-        return await asyncio.wait_for(handle.execute_update(name, args, result_type=CaseStatus), ANSWER_TIMEOUT)
+        running = handle.execute_update(name, args, id=update_id, result_type=CaseStatus)
+        return await asyncio.wait_for(running, ANSWER_TIMEOUT)
     except WorkflowUpdateFailedError as failed:
         raise _rejection(failed) from None
     except RPCError as problem:

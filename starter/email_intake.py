@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 import tenant_policies
 from starter import client as cases
 from starter.admission import admit
-from starter.intake import EmailIntake, case_id_from_message_id, parse_email, redact
+from starter.intake import EmailIntake, IntakeError, case_id_from_message_id, parse_email, redact
 from workflows.contracts import CaseRequest, Comment
 from workflows.policy import Policy
 
@@ -35,6 +35,8 @@ async def take_email(client: Client, tenant: str, raw: bytes, receipt_time: date
     """Raises `IntakeError` for a message that cannot be used (no From, not a message), `UnknownTenant`,
     `Refused`, or the client layer's errors; nothing reaches Temporal for a message that fails."""
     policy = tenant_policies.loaded_policy(tenant, receipt_time.year)
+    if not raw.strip():
+        raise IntakeError("body", "the message is empty")
     mail = parse_email(raw, tenant, receipt_time)
     thread = await threaded_case(client, tenant, mail.thread_ids)
     request = mail.request

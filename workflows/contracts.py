@@ -83,6 +83,10 @@ class CaseRequest(Contract):
     notes: list[str] = []
     # With payload encryption on, the starter's `hmac:<hex>` of the address: what RequesterEmail indexes.
     requester_email_key: str | None = Field(default=None, pattern=r"^hmac:[0-9a-f]{64}$")
+    # A voicemail's recording (Decision 14: its own field, https only).
+    recording_url: str | None = Field(default=None, pattern=r"^https://\S+$", max_length=2048)
+    # The contact who answered a live-routed call (Decision 9): the case opens already responded by them.
+    answered_by: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class TimelineEntry(Contract):

@@ -6,6 +6,7 @@ holidays needs the `holidays` package, so it happens in `activities/policy.py`.
 
 from __future__ import annotations
 
+import re
 import weakref
 from datetime import date, timedelta
 from typing import Annotated, Literal
@@ -28,6 +29,7 @@ from workflows.durations import parse_duration
 Channel = Literal["email", "chat", "messaging", "web", "phone", "voicemail", "help_button", "emergency_line", "api"]
 CHANNELS: tuple[Channel, ...] = Channel.__args__  # type: ignore[attr-defined]
 SYNCHRONOUS_CHANNELS: frozenset[str] = frozenset({"api", "web", "help_button", "chat"})
+PhoneChannel = Literal["phone", "voicemail", "emergency_line"]  # what a call to the tenant's number can open
 
 DeliveryChannel = Literal["email", "sms", "voice", "chat", "webhook"]
 ClockKind = Literal["24x7", "business"]
@@ -89,10 +91,18 @@ def _url(text: str) -> str:
     return text
 
 
+def _env_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", text):
+        raise ValueError(f"{text!r} is not an environment variable name such as BLOCKIT_WEBHOOK_SECRET")
+    return text
+
+
 Duration = Annotated[str, AfterValidator(_duration)]
 Wait = Annotated[str, AfterValidator(_wait)]
 Phone = Annotated[str, AfterValidator(_e164)]
 Url = Annotated[str, AfterValidator(_url)]
+# The name of a variable holding a secret, never the secret: policy files are shared and reviewed.
+EnvName = Annotated[str, AfterValidator(_env_name)]
 
 
 class Strict(BaseModel):
@@ -165,12 +175,63 @@ class CalendarSpec(Strict):
         return BusinessCalendar(self.timezone, weekly, frozenset(self.holidays), holidays_known_until)
 
 
+class PhoneLine(Strict):
+    """One line of a phone menu (Decision 10): who rings, when, and the channel its cases open with.
+
+    `rotation` dials its members one at a time; `ring` dials contacts (or a
+    rotation's members) all at once; with neither, the line is voicemail only.
+    Outside its `hours` a line goes to voicemail."""
+
+    channel: PhoneChannel
+    hours: Literal["business", "always"] = "always"
+    rotation: str | None = None
+    ring: list[str] = []
+    ring_seconds: int = Field(default=20, ge=5, le=120)
+
+    @model_validator(mode="after")
+    def _one_way_to_ring(self) -> PhoneLine:
+        if self.rotation and self.ring:
+            raise ValueError("a line has either rotation (one at a time) or ring (all at once), not both")
+        return self
+
+
+class Voicemail(Strict):
+    prompt: str = "Please leave a message after the tone, with your name and the number to call you back on."
+    max_seconds: int = Field(default=300, ge=10, le=3600)
+
+
+class PhoneIntake(Strict):
+    """`intake.phone`: what a call to the tenant's number does (DESIGN Decision 10).
+
+    Without a menu the number is one line that goes straight to voicemail, and
+    its cases open with `channel` (blockit's monitored voicemail)."""
+
+    greeting: str | None = None
+    menu: dict[str, PhoneLine] = {}
+    channel: PhoneChannel = "voicemail"
+    voicemail: Voicemail = Voicemail()
+
+    @field_validator("menu", mode="before")
+    @classmethod
+    def _digits_as_text(cls, value: object) -> object:
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+    @field_validator("menu")
+    @classmethod
+    def _one_digit_each(cls, menu: dict[str, PhoneLine]) -> dict[str, PhoneLine]:
+        for digit in menu:
+            if not (len(digit) == 1 and digit.isdigit()):
+                raise ValueError(f"menu key {digit!r} is not one digit 0-9")
+        return menu
+
+
 class Intake(Strict):
     channels: list[Channel]
     required: list[RequiredField] = []
     redact_phi: bool = False
     extensions: dict[str, Channel] = {}
     channel_severity: dict[Channel, int] = {}
+    phone: PhoneIntake | None = None
 
     @field_validator("extensions", mode="before")
     @classmethod
@@ -184,6 +245,7 @@ class Contact(Strict):
     phone: Phone | None = None
     chat: Url | None = None
     webhook: Url | None = None
+    webhook_secret_env: EnvName | None = None  # signs this contact's webhooks (DESIGN Decision 19)
 
     def address(self, channel: DeliveryChannel) -> str | None:
         return getattr(self, CONTACT_CHANNEL_FIELD[channel])
@@ -255,6 +317,7 @@ class Policy(Strict):
     contacts: dict[str, Contact] = {}
     rotations: dict[str, list[str]] = {}
     escalations: dict[LadderName, Annotated[Ladder, BeforeValidator(_steps_as_ladder)]] = {}
+    webhook_secret_env: EnvName | None = None  # signs webhooks of contacts that name no secret of their own
 
     def severity(self, level: int) -> Severity:
         return self.severities[level]
@@ -295,6 +358,30 @@ class Policy(Strict):
         for name, ladder in self.escalations.items():
             for i, step in enumerate(ladder.steps):
                 problems += self._step_problems(f"escalations.{name}[{i}]", step)
+        if self.intake.phone:
+            for digit, line in self.intake.phone.menu.items():
+                problems += self._line_problems(f"intake.phone.menu.{digit}", line)
+        return problems
+
+    def dialled(self, line: PhoneLine) -> list[str]:
+        """The contacts a line dials, in order: a rotation's members, or `ring`'s contacts with rotations expanded."""
+        if line.rotation:
+            return list(self.rotations.get(line.rotation, []))
+        return [member for name in line.ring for member in self.members(name)]
+
+    def _line_problems(self, path: str, line: PhoneLine) -> list[tuple[str, str]]:
+        if line.rotation and line.rotation not in self.rotations:
+            return [(f"{path}.rotation", f"unknown rotation {line.rotation!r}")]
+        problems = [
+            (f"{path}.ring[{j}]", f"unknown contact or rotation {name!r}")
+            for j, name in enumerate(line.ring)
+            if name not in self.contacts and name not in self.rotations
+        ]
+        where = f"{path}.rotation" if line.rotation else f"{path}.ring"
+        for member in self.dialled(line):
+            contact = self.contacts.get(member)
+            if contact is not None and not contact.phone:
+                problems.append((where, f"{contact.name} has no phone number to dial"))
         return problems
 
     def _step_problems(self, path: str, step: Step) -> list[tuple[str, str]]:

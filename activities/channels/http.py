@@ -7,6 +7,7 @@ moved should be fixed in the policy, not silently chased.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,16 +30,20 @@ async def post(
     settings: Settings,
     json: Any = None,
     form: dict[str, str] | None = None,
+    content: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
     auth: tuple[str, str] | None = None,
 ) -> httpx.Response:
-    """POST once; returns the 2xx response or raises DeliveryRejected / DeliveryUnavailable."""
+    """POST once; returns the 2xx response or raises DeliveryRejected / DeliveryUnavailable.
+
+    `content` sends exact bytes (a signed body must arrive as signed); `headers` adds to ours."""
     where = _where(url)
-    headers = {"Idempotency-Key": idempotency_key, "User-Agent": "supportflow"}
+    sent = {"Idempotency-Key": idempotency_key, "User-Agent": "supportflow", **(headers or {})}
     try:
         async with httpx.AsyncClient(
             timeout=settings.delivery_timeout, follow_redirects=False, verify=tls.for_http()
         ) as client:
-            response = await client.post(url, json=json, data=form, auth=auth, headers=headers)
+            response = await client.post(url, json=json, data=form, content=content, auth=auth, headers=sent)
     except httpx.TimeoutException:
         raise DeliveryUnavailable(f"{where} did not answer within {settings.delivery_timeout:g} s") from None
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as problem:

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from starter.client import connect
-from starter.gateway import ack, case_routes, codec, intake_routes, portal
+from starter.gateway import ack, case_routes, codec, intake_routes, portal, slack_routes, twilio_routes
 from starter.gateway.errors import install_error_handlers
 from starter.gateway.limits import BodyLimit
 from starter.gateway.responses import Health
@@ -40,6 +40,8 @@ def create_app(client_factory: ClientFactory = connect, settings: GatewaySetting
     for router in (intake_routes.router, case_routes.router, ack.router, portal.links, portal.pages, codec.router):
         app.include_router(router)
     app.include_router(outbox_router)  # the development outbox: live, its routes answer 404
+    app.include_router(slack_routes.router)
+    app.include_router(twilio_routes.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
     async def healthz(http: Request) -> JSONResponse:

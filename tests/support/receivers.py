@@ -11,6 +11,11 @@ is fine; smtplib must run in a thread, as `deliver` does).
         ... deliver to hooks.url("/hook") ...
         assert [r.status for r in hooks.requests_to("/hook")] == [503, 503, 200]
 
+    async with HttpReceiver() as hooks:
+        hooks.require_signature("/signed", "whsec_...")  # Standard Webhooks: a bad signature gets 401
+        ... deliver to hooks.url("/signed/x") ...
+        assert hooks.requests_to("/signed/x")[0].signature == "valid"
+
     async with SmtpReceiver() as smtp:
         smtp.script("451 4.3.0 Try again later")   # the next message is deferred once
         ... send to smtp.host:smtp.port ...
@@ -37,6 +42,7 @@ from urllib.parse import parse_qsl
 
 import uvicorn
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 # --- HTTP ---------------------------------------------------------------------
 
@@ -73,6 +79,8 @@ class ReceivedRequest:
     body: bytes
     received_at: datetime
     status: int
+    # For paths under `require_signature`: "valid", or why standardwebhooks refused it. None elsewhere.
+    signature: str | None = None
 
     def json(self) -> Any:
         return jsonlib.loads(self.body)
@@ -111,6 +119,7 @@ class HttpReceiver:
         self.default = _reply(default)
         self.requests: list[ReceivedRequest] = []
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
+        self._secrets: dict[str, str] = {}
         self._arrived = asyncio.Condition()
         self._server: _QuietServer | None = None
         self._serving: asyncio.Task[None] | None = None
@@ -126,6 +135,11 @@ class HttpReceiver:
     def script(self, path: str, *replies: Reply | int) -> None:
         """Queue answers for `path`: an int is a bare status, e.g. `script("/hook", 503, 503, 200)`."""
         self._scripts[path].extend(_reply(r) for r in replies)
+
+    def require_signature(self, prefix: str, secret: str) -> None:
+        """Verify requests under `prefix` as a Standard Webhooks receiver does, with the `standardwebhooks`
+        library: a missing, wrong or stale signature is answered 401, whatever the script says."""
+        self._secrets[prefix] = secret
 
     def requests_to(self, path: str) -> list[ReceivedRequest]:
         return [r for r in self.requests if r.path == path]
@@ -188,6 +202,9 @@ class HttpReceiver:
         path = scope["path"]
         reply = self._scripts[path].popleft() if self._scripts[path] else self.default
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        signature = self._verify(path, headers, body)
+        if signature not in (None, "valid"):
+            reply = Reply(401, json={"error": signature})
         request = ReceivedRequest(
             method=scope["method"],
             path=path,
@@ -196,6 +213,7 @@ class HttpReceiver:
             body=body,
             received_at=datetime.now(UTC),
             status=reply.status,
+            signature=signature,
         )
         async with self._arrived:
             self.requests.append(request)
@@ -205,6 +223,16 @@ class HttpReceiver:
         content, reply_headers = reply.payload()
         await send({"type": "http.response.start", "status": reply.status, "headers": reply_headers})
         await send({"type": "http.response.body", "body": content})
+
+    def _verify(self, path: str, headers: dict[str, str], body: bytes) -> str | None:
+        secret = next((secret for prefix, secret in self._secrets.items() if path.startswith(prefix)), None)
+        if secret is None:
+            return None
+        try:
+            Webhook(secret).verify(body, headers)
+        except WebhookVerificationError as refused:
+            return str(refused)
+        return "valid"
 
 
 def _reply(reply: Reply | int) -> Reply:
