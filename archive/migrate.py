@@ -30,7 +30,9 @@ def current(archive: Archive) -> str | None:
 
 
 def migrate(archive: Archive) -> tuple[str | None, str]:
-    """Upgrade to head; idempotent. Returns (revision before, revision now)."""
+    """Upgrade to head; idempotent. Returns (revision before, revision now). A SQLite file's folder is made."""
+    if archive.dialect == "sqlite" and archive.url.database and archive.url.database != ":memory:":
+        Path(archive.url.database).parent.mkdir(parents=True, exist_ok=True)
     before = current(archive)
     if before != head():
         config = _config()

@@ -241,8 +241,6 @@ def _parse(url: str) -> URL:
 def _engine(url: URL, where: str) -> Engine:
     try:
         if url.get_backend_name() == "sqlite":
-            if url.database and url.database != ":memory:":
-                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
 
     from workflows import messages, metrics
     from workflows import search_attributes as sa
+    from workflows.archive_policy import ARCHIVE_ACTIVITY, ARCHIVE_OPTIONS
     from workflows.calendar import BusinessCalendar
     from workflows.case_escalation import CaseEscalation
     from workflows.case_updates import CaseUpdates
@@ -84,6 +85,7 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
         self.alarm_moment: datetime | None = None
         self.changed = False
         self.begun_with = -1  # the index in PATCHES of the newest patch this case's code had when it began
+        self.opening_record: asyncio.Task | None = None  # the archive's opening row, written in the background
 
     @workflow.run
     async def run(self, request: CaseRequest, carried: CaseState | None = None) -> CaseStatus:
@@ -96,6 +98,10 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
             self.resume_carried(carried)
         else:
             await self.open(request)
+            # records: the opening row, so reports see open cases; not awaited, a case opens whatever the archive does
+            self.opening_record = workflow.start_activity(
+                ARCHIVE_ACTIVITY, self.status(), summary="archive the opened case", **ARCHIVE_OPTIONS
+            )
         for comment in self.early_comments:
             self.comment(comment)
         while True:
@@ -111,6 +117,12 @@ class SupportCaseWorkflow(CaseUpdates, CaseEscalation):
                 workflow.continue_as_new(args=[request, self.case])
             await self.until_next_alarm_or_change()
         await self.finish()
+        # records: the final row is the case's last act; it is retried until the archive accepts it
+        if self.opening_record is not None and not self.opening_record.done():
+            self.opening_record.cancel()  # the final row supersedes it
+        await workflow.execute_activity(
+            ARCHIVE_ACTIVITY, self.status(), summary="archive the closed case", **ARCHIVE_OPTIONS
+        )
         return self.status()
 
     # --- opening ---------------------------------------------------------------

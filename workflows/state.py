@@ -130,6 +130,19 @@ class CaseState(BaseModel):
         target = self.level.resolution
         return target_due(target, calendar, self.received_at, self.closed_pauses()) if target else None
 
+    def resolution_met_at(self, calendar: BusinessCalendar) -> datetime | None:
+        """Decision 3: the first workaround, when the current severity's resolution target stops for one and it
+        came before the due time; otherwise the resolution."""
+        target = self.level.resolution
+        if target is None:
+            return None
+        if target.workaround_stops_clock and self.workaround_at is not None:
+            first = next((e.at for e in self.timeline if e.event == "workaround_provided"), self.workaround_at)
+            due = self.resolution_due_at(calendar)
+            if due is not None and first < due:
+                return first
+        return self.resolved_at
+
     def response_met(self) -> bool:
         return self.responded_at is not None
 
@@ -321,6 +334,8 @@ class CaseState(BaseModel):
             timeline=self.timeline,
             next_due_at=local(ahead[0].at) if ahead else None,
             closed_at=local(self.closed_at),
+            resolution_met_at=local(self.resolution_met_at(calendar)),
+            emergency_met_at=local(self.emergency_met_at),
         )
 
 
