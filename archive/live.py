@@ -20,7 +20,7 @@ QUERY_TIMEOUT_SECONDS = 10.0
 class Statuses:
     cases: list[CaseStatus]
     asked: int  # open rows whose live status was asked for
-    stale: list[str]  # open cases that could not answer: counted from their archived row
+    stale: dict[str, str]  # open cases that could not answer (and why): counted from their archived row
 
 
 async def with_live_status(archived: Sequence[CaseStatus], client: Client | None) -> Statuses:
@@ -28,9 +28,9 @@ async def with_live_status(archived: Sequence[CaseStatus], client: Client | None
     open_rows = [i for i, status in enumerate(archived) if status.state != "closed"]
     cases = list(archived)
     if client is None:
-        return Statuses(cases, 0, [cases[i].case_id for i in open_rows])
+        return Statuses(cases, 0, {cases[i].case_id: "Temporal was not asked" for i in open_rows})
     gate = asyncio.Semaphore(CONCURRENCY)
-    stale: list[str] = []
+    stale: dict[str, str] = {}
 
     async def refresh(index: int) -> None:
         async with gate:
@@ -38,8 +38,8 @@ async def with_live_status(archived: Sequence[CaseStatus], client: Client | None
                 handle = client.get_workflow_handle(cases[index].case_id)
                 query = handle.query("status", result_type=CaseStatus)
                 cases[index] = await asyncio.wait_for(query, QUERY_TIMEOUT_SECONDS)
-            except Exception:  # gone, not answering, no worker: the archived row is what we know
-                stale.append(cases[index].case_id)
+            except Exception as problem:  # gone, not answering, no worker: the archived row is what we know
+                stale[cases[index].case_id] = f"{type(problem).__name__}: {problem}"[:300]
 
     await asyncio.gather(*(refresh(i) for i in open_rows))
-    return Statuses(cases, len(open_rows), sorted(stale))
+    return Statuses(cases, len(open_rows), dict(sorted(stale.items())))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from starter.gateway import ack, case_routes, codec, intake_routes, portal
+from starter.gateway import ack, case_routes, codec, intake_routes, portal, report_routes
 from starter.gateway.errors import install_error_handlers
 from starter.gateway.limits import BodyLimit
 from starter.gateway.responses import Health
@@ -39,6 +39,7 @@ def create_app(
     codec.hide_credentials_in_access_log()
     for router in (intake_routes.router, case_routes.router, ack.router, portal.links, portal.pages, codec.router):
         app.include_router(router)
+    app.include_router(report_routes.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
     async def healthz(http: Request) -> JSONResponse:
