@@ -21,7 +21,7 @@ from typing import Literal
 from sqlalchemy import Connection, Engine, and_, create_engine, event, inspect, not_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
 from temporalio.api.common.v1 import Payload
 
 from archive.schema import cases
@@ -116,9 +116,10 @@ class Archive:
                 yield connection
         except DBAPIError as problem:
             first = str(problem.orig or problem).strip().splitlines()
-            raise ArchiveUnavailable(
-                f"the case archive at {self.where} cannot be reached: {first[0] if first else type(problem).__name__}"
-            ) from None
+            said = first[0] if first else type(problem).__name__
+            if isinstance(problem, OperationalError | InterfaceError):
+                raise ArchiveUnavailable(f"the case archive at {self.where} cannot be reached: {said}") from None
+            raise ArchiveError(f"the case archive at {self.where} refused a statement: {said}") from None
 
     def reachable(self) -> str | None:
         """None when the database answers, else the sentence saying why not (naming the URL, password masked)."""
@@ -153,8 +154,8 @@ class Archive:
         upsert = insert.on_conflict_do_update(
             index_elements=[stored.case_id], set_={name: incoming[name] for name in row if name != "case_id"}, where=newer
         )
-        with self.connected() as connection:
-            return connection.execute(upsert).rowcount > 0
+        with self.connected() as connection:  # RETURNING names the row only when it was inserted or updated
+            return connection.execute(upsert.returning(stored.case_id)).first() is not None
 
     def row_of(self, status: CaseStatus) -> dict:
         encoding, blob = self.sealed(status)
