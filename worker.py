@@ -52,6 +52,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from archive.store import ArchiveError
 from starter import encryption, logs
 from workflows import search_attributes
 
@@ -346,6 +347,10 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
             f"cannot reach Temporal at {settings.address} (namespace {settings.namespace}): {problem}"
         ) from None
     await check_search_attributes(client, settings.namespace)
+    from archive.store import Archive
+
+    if problem := await asyncio.to_thread(Archive.from_env().reachable):  # said at start; writes retry until it is back
+        log.warning("%s; case records wait for it, and a closing case completes once its record is written", problem)
     worker = build_worker(client, settings=settings)
 
     stop = asyncio.Event()
@@ -378,7 +383,7 @@ def main() -> int:
     logs.configure(settings.log_level)
     try:
         asyncio.run(run_worker(settings))
-    except (SettingsError, CannotConnect, MissingSearchAttributes) as problem:
+    except (SettingsError, CannotConnect, MissingSearchAttributes, ArchiveError) as problem:
         sys.exit(f"supportflow worker: {problem}")
     return 0
 

@@ -111,3 +111,10 @@ async def test_get_reports_sla_names_the_field_in_a_422_and_the_archive_in_a_503
         answer = await http.get("/v1/reports/sla", params=query, headers=headers)
         assert answer.status_code == 503
         assert "support:***@127.0.0.1" in answer.json()["error"] and SECRET not in answer.text
+
+
+def test_up_exits_naming_an_unreachable_archive_before_starting_anything(tmp_path):
+    done = supportflow("up", "--data-dir", str(tmp_path / "data"), SUPPORTFLOW_ARCHIVE_URL=unreachable_url())
+    assert done.returncode == 2, done.stderr
+    assert "supportflow up: the case archive at postgresql+psycopg://support:***@127.0.0.1:" in done.stderr
+    assert SECRET not in done.stderr and not (tmp_path / "data" / "temporal.sqlite").exists()
