@@ -38,9 +38,7 @@ def window(start: date, end: date, timezone: str) -> tuple[datetime, datetime]:
     return datetime.combine(start, time(0), tz), datetime.combine(end, time(0), tz)
 
 
-def in_window(
-    statuses: Iterable[CaseStatus], tenant: str, start: date, end: date, timezone: str
-) -> list[CaseStatus]:
+def in_window(statuses: Iterable[CaseStatus], tenant: str, start: date, end: date, timezone: str) -> list[CaseStatus]:
     """The cases a report or a what-if counts, by received_at then case_id."""
     low, high = window(start, end, timezone)
     counted = [s for s in statuses if s.tenant == tenant and low <= s.received_at < high and not left_out(s)]
@@ -118,7 +116,9 @@ class SlaReportBuilder:
             blocks.append(
                 SeverityFigures(
                     severity=level,
-                    name=self.policy.severities[level].name if level in self.policy.severities else cases[0].severity_name,
+                    name=self.policy.severities[level].name
+                    if level in self.policy.severities
+                    else cases[0].severity_name,
                     cases=len(cases),
                     **{target: tally.figures() if tally else None for target, tally in tallies.items()},
                 )

@@ -152,7 +152,9 @@ class Archive:
         stored, incoming = cases.c, insert.excluded
         newer = and_(stored.version < incoming.version, not_(and_(stored.closed, not_(incoming.closed))))
         upsert = insert.on_conflict_do_update(
-            index_elements=[stored.case_id], set_={name: incoming[name] for name in row if name != "case_id"}, where=newer
+            index_elements=[stored.case_id],
+            set_={name: incoming[name] for name in row if name != "case_id"},
+            where=newer,
         )
         with self.connected() as connection:  # RETURNING names the row only when it was inserted or updated
             return connection.execute(upsert.returning(stored.case_id)).first() is not None

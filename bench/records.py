@@ -42,11 +42,11 @@ from archive.report import sla_report, window
 from archive.schema import cases as cases_table
 from archive.store import VARIABLE, Archive
 from archive.whatif import simulate
+from bench.archive_lifecycle import ARCHIVE_LIFECYCLE
 from bench.floor_run import run_floor
 from bench.load import each
 from bench.phase import Accounting, Plan, Result
 from bench.policy import REPO
-from bench.archive_lifecycle import ARCHIVE_LIFECYCLE
 from bench.stack import Stack
 from bench.table import Row, render
 from starter.processes import ChildProcess

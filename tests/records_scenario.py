@@ -149,4 +149,3 @@ async def week(week_archive: str, tmp_path_factory: pytest.TempPathFactory) -> A
                 await drive_the_week(week)
                 yield week
             archive.dispose()
-

@@ -4,7 +4,7 @@ when it closes; a case closed while the database is down completes only once its
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest

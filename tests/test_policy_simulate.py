@@ -55,7 +55,13 @@ RECORDED = [
 
 async def test_simulate_with_the_policy_the_cases_ran_under_gives_exactly_the_recorded_outcomes(week: Week):
     outcome = await what_if(week, week.policy_dir / "blockit.yaml")
-    assert outcome == {"tenant": "blockit", "from": "2030-01-07", "to": "2030-01-14", "targets": RECORDED, "changed": []}
+    assert outcome == {
+        "tenant": "blockit",
+        "from": "2030-01-07",
+        "to": "2030-01-14",
+        "targets": RECORDED,
+        "changed": [],
+    }
 
 
 async def test_a_tighter_response_target_breaches_the_cases_answered_within_the_old_one(week: Week, tmp_path):

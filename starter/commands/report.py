@@ -15,14 +15,25 @@ import io
 import sys
 from datetime import UTC, datetime
 
+from archive.live import with_live_status
 from archive.report import sla_report
 from archive.store import Archive, ArchiveError, ArchiveUrlError
 from starter.commands.connection import CommandFailed, connect_client, run
-from archive.live import with_live_status
 from starter.records import FieldProblem, archived_in, date_range, tenant_policy, with_holidays
 from workflows.contracts import SlaReport, TargetFigures
 
-COLUMNS = ("severity", "name", "target", "cases", "met", "breached", "pending", "met_pct", "median_minutes", "p90_minutes")
+COLUMNS = (
+    "severity",
+    "name",
+    "target",
+    "cases",
+    "met",
+    "breached",
+    "pending",
+    "met_pct",
+    "median_minutes",
+    "p90_minutes",
+)
 
 
 def add_subcommands(parser: argparse.ArgumentParser) -> None:
@@ -130,16 +141,26 @@ def as_table(report: SlaReport) -> str:
     lines = [header]
     for severity, name, target, f in rows(report):
         label = f"{severity} {name}".strip()
-        lines.append(
-            (label, target, *map(cell, (f.met + f.breached + f.pending, f.met, f.breached, f.pending)))
-            + tuple(map(cell, (f.met_pct, f.median_minutes, f.p90_minutes)))
+        counts = (
+            f.met + f.breached + f.pending,
+            f.met,
+            f.breached,
+            f.pending,
+            f.met_pct,
+            f.median_minutes,
+            f.p90_minutes,
         )
+        lines.append((label, target, *map(cell, counts)))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     text = [
         f"{report.tenant} SLA report · received {report.from_} to {report.to} (exclusive) · {report.timezone} · "
         f"{report.total.cases} cases"
     ]
     for line in lines:
-        text.append("  ".join(str(v).ljust(w) if i < 2 else str(v).rjust(w) for i, (v, w) in enumerate(zip(line, widths))))
+        text.append(
+            "  ".join(
+                str(v).ljust(w) if i < 2 else str(v).rjust(w) for i, (v, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
     text.append(f"breached ({len(report.breached)}): {', '.join(report.breached) or 'none'}")
     return "\n".join(text)

@@ -49,7 +49,10 @@ def as_table(outcome: WhatIf, file: str) -> str:
         for t in outcome.targets
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines += ["  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths, strict=True))) for row in table]
+    lines += [
+        "  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths, strict=True)))
+        for row in table
+    ]
     lines.append(f"changed ({len(outcome.changed)}):" if outcome.changed else "changed: none")
     lines += [f"  {c.case_id}  {c.target}: {c.recorded} → {c.proposed}" for c in outcome.changed]
     return "\n".join(lines)
