@@ -132,7 +132,8 @@ async def test_a_new_case_records_one_patch_marker_loads_its_policy_by_activity_
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     ]
-    assert scheduled[0] == "load_policy" and set(scheduled[1:]) == {"deliver"}
+    assert scheduled[0] == "load_policy" and set(scheduled[1:]) == {"deliver", "archive_case"}
+    assert scheduled.count("archive_case") == 2 and scheduled[-1] == "archive_case", "opening row, then final row"
 
     upserts_per_task = Counter(
         e.upsert_workflow_search_attributes_event_attributes.workflow_task_completed_event_id
