@@ -46,6 +46,7 @@ from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import environment
+from archive.store import ArchiveError
 from environment import SettingsError
 from starter import logs
 from starter.client import ClientSettings, TemporalUnavailable, connect
@@ -150,12 +151,14 @@ def registered(client: Client | None = None) -> tuple[list[type], list]:
     The fleet audit's activities query visibility, so they come only with a
     `client` (the replay tests need the workflows alone).
     """
+    from activities.archive import CaseArchiver
     from activities.deliver import deliver
     from activities.policy import load_policy
+    from archive.store import Archive
     from workflows.auditor import FleetAuditWorkflow
     from workflows.case import SupportCaseWorkflow
 
-    activities: list = [load_policy, deliver]
+    activities: list = [load_policy, deliver, CaseArchiver(Archive.from_env()).archive_case]
     if client is not None:
         from activities.audit import FleetAuditor
 
@@ -266,6 +269,10 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
     settings = settings or WorkerSettings.from_env()
     client = await connect(settings.client, metrics_runtime(settings))
     await check_search_attributes(client, settings.client.namespace)
+    from archive.store import Archive
+
+    if problem := await asyncio.to_thread(Archive.from_env().reachable):  # said at start; writes retry until it is back
+        log.warning("%s; case records wait for it, and a closing case completes once its record is written", problem)
     worker = build_worker(client, settings=settings)
 
     stop = asyncio.Event()
@@ -301,7 +308,7 @@ def main() -> int:
     logs.configure(settings.log_level)
     try:
         asyncio.run(run_worker(settings))
-    except (SettingsError, TemporalUnavailable, MissingSearchAttributes) as problem:
+    except (SettingsError, TemporalUnavailable, MissingSearchAttributes, ArchiveError) as problem:
         sys.exit(f"supportflow worker: {problem}")
     return 0
 

@@ -49,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     apply = policy_commands.add_parser("apply", help="send a policy file to every open case of its tenant")
     policy_apply.add_arguments(apply)
     apply.set_defaults(run=policy_apply.apply)
+    simulate = policy_commands.add_parser("simulate", help="replay archived cases under FILE's targets (what-if)")
+    _lazy("starter.commands.simulate", "add_arguments")(simulate)
+
+    report = commands.add_parser("report", help="reports from the case archive (sla)")
+    _lazy("starter.commands.report", "add_subcommands")(report)
+
+    archive = commands.add_parser("archive", help="the case archive's schema (migrate)")
+    _lazy("starter.commands.archive", "add_subcommands")(archive)
 
     case = commands.add_parser("case", help="open, read and act on cases")
     case_command.add_subcommands(case)

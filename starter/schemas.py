@@ -34,6 +34,8 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     "update.reopen": contracts.Reopen,
     "update.close": contracts.Close,
     "update.apply_policy": contracts.ApplyPolicy,
+    "SlaReport": contracts.SlaReport,
+    "WhatIf": contracts.WhatIf,
 }
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "docs" / "schemas"
 

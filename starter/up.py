@@ -23,6 +23,9 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
+from archive.migrate import migrate
+from archive.store import VARIABLE as ARCHIVE_VARIABLE
+from archive.store import Archive, ArchiveError, archive_url
 from starter.devserver import DevServer, DevServerError, PortInUseError, port_is_free
 from starter.encryption import EncryptionKeyError, keyring_from_env
 from starter.processes import ChildProcess
@@ -78,6 +81,11 @@ async def up(
     except (EncryptionKeyError, StackSettingsError) as problem:
         print(f"supportflow up: {problem}", file=sys.stderr)
         return 2
+    try:
+        archive = await asyncio.to_thread(migrated_archive, data_dir)
+    except ArchiveError as problem:
+        print(f"supportflow up: {problem}", file=sys.stderr)
+        return 2
     server = DevServer(data_dir, port=port, ui_port=ui_port, ui_codec_endpoint=codec_endpoint)
     services: list[Service] = []
     interrupted = _stop_on_signals()
@@ -88,7 +96,7 @@ async def up(
             service.process.start()
             services.append(service)
             await _ready_or_exited(service)
-        _print_urls(server, services, stack)
+        _print_urls(server, services, stack, archive)
         if demo:
             await _open_demo_cases(server, stack)
         return await _until_something_exits(server, services)
@@ -109,6 +117,19 @@ async def up(
         await server.stop()
         if interrupted():
             print("supportflow up: stopped", file=sys.stderr)
+
+
+def migrated_archive(data_dir: Path) -> str:
+    """The case archive's URL (SUPPORTFLOW_ARCHIVE_URL, or `<data dir>/cases.sqlite`), its schema at the newest
+    migration; the worker and the gateway inherit it. A database that cannot be reached stops `up` here."""
+    url = archive_url(data_dir=data_dir)
+    archive = Archive(url)
+    try:
+        migrate(archive)
+    finally:
+        archive.dispose()
+    os.environ[ARCHIVE_VARIABLE] = url
+    return archive.where
 
 
 def worker_service(server: DevServer, stack: Stack) -> Service:
@@ -248,7 +269,7 @@ def _stop_on_signals() -> Callable[[], bool]:
     return lambda: bool(received)
 
 
-def _print_urls(server: DevServer, services: list[Service], stack: Stack) -> None:
+def _print_urls(server: DevServer, services: list[Service], stack: Stack, archive: str) -> None:
     lines = [
         ("Temporal UI", server.ui_url or "(headless)"),
         ("Temporal gRPC", f"{server.address} (namespace {server.namespace})"),
@@ -258,6 +279,7 @@ def _print_urls(server: DevServer, services: list[Service], stack: Stack) -> Non
         lines += service.urls
     lines += [
         ("data", f"{server.db_file} (SQLite WAL: survives a crash; a power loss may drop the last moments)"),
+        ("case archive", archive),
         ("logs", str(stack.data_dir / "logs")),
     ]
     width = max(len(label) for label, _ in lines)

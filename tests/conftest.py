@@ -6,6 +6,7 @@ The fixture modules live in tests/support/, which pytest puts on the import path
 
 import os
 
+from archive_fixtures import isolated_archive  # noqa: F401
 from case_fixtures import case_env, policies  # noqa: F401
 from delivery_fixtures import ACK_SECRET, PORTAL_SECRET, ack_settings, http_receiver, smtp_receiver, twilio_receiver  # noqa: F401
 from temporal_fixtures import time_skipping_env  # noqa: F401

@@ -76,3 +76,23 @@ def test_sdk_memory_probe_measures_every_variant() -> None:
     assert first[1] == "—"
     measured = [first[0], first[2]] + [cell for cells in others for cell in cells]
     assert all(re.fullmatch(r"[+-]?\d+\.\d", cell) for cell in measured), probe.stdout
+
+
+def test_records_bench_prints_the_archive_beside_the_floor_and_the_report_figures() -> None:
+    """`python -m bench.records --quick` (docs/benchmarks.md, "Case records"): every figure measured."""
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.records", "--quick"], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    for figure in (
+        "server CPU per lifecycle, ms",
+        "worker CPU per lifecycle, ms",
+        "history events per lifecycle",
+        "history events a case gains",
+        "status query per open case in a report, ms",
+        "report over 500 archived cases, s",
+        "simulate, cases/s",
+    ):
+        row = next((line for line in run.stdout.splitlines() if line.startswith(f"| {figure} ")), None)
+        assert row is not None and "n/a" not in row, f"{figure}:\n{run.stdout}"
+    assert "×" in next(line for line in run.stdout.splitlines() if "server CPU per lifecycle" in line)

@@ -124,7 +124,8 @@ async def test_a_case_started_with_its_policy_records_no_marker_loads_nothing_an
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     ]
-    assert set(scheduled) == {"deliver"}
+    assert set(scheduled) == {"deliver", "archive_case"}
+    assert scheduled.count("archive_case") == 2 and scheduled[-1] == "archive_case", "opening row, then final row"
 
     upserts_per_task = Counter(
         e.upsert_workflow_search_attributes_event_attributes.workflow_task_completed_event_id

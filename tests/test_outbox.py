@@ -111,7 +111,9 @@ async def test_every_channel_reaches_its_stand_in_and_is_listed_with_its_ack_lin
         assert (page["outcome"], page["attempts"], page["error"]) == ("delivered", 1, None)
         assert "Lobby doors will not unlock" in page["body"]
         assert page["ack_url"].startswith(f"{stack.url}/v1/ack/")
-        claim = verify_ack_token(page["ack_url"].rsplit("/", 1)[1], datetime.now(UTC), Settings.from_env().secret("ack"))
+        claim = verify_ack_token(
+            page["ack_url"].rsplit("/", 1)[1], datetime.now(UTC), Settings.from_env().secret("ack")
+        )
         assert (claim.case_id, claim.contact) == (emergency, "oncall-1")
     assert page["ack_url"] in sms["body"], "the SMS itself carries the link"
     webhook = one(rows, ladder="customer_escalation", channel="webhook")

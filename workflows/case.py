@@ -9,6 +9,7 @@ each update may do, and does, is DESIGN's update table in
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import messages, metrics
     from workflows import search_attributes as sa
     from workflows.alarm_clock import AlarmClock
+    from workflows.archive_policy import ARCHIVE_ACTIVITY, ARCHIVE_OPTIONS
     from workflows.contracts import CASE_STILL_OPENING, UPDATE_REJECTED, CaseRequest, CaseStatus, Close, Comment
     from workflows.escalation import Escalation
     from workflows.opening import opened_case
@@ -70,6 +72,7 @@ class SupportCaseWorkflow:
         self.escalation: Escalation | None = None
         self.clock = AlarmClock()
         self.early_comments: list[Comment] = []
+        self.opening_record: asyncio.Task | None = None  # the archive's opening row, written in the background
         self.changed = False
         # What the case was started with (`start_case` gives every attribute): only a difference is upserted.
         self.published = sa.given(workflow.info().typed_search_attributes)
@@ -91,6 +94,10 @@ class SupportCaseWorkflow:
             received = request.received_at or workflow.now()
             self.begin(self.opened(request, await self.load_policy(request.tenant, received.year)))
         case = self.ready_case()
+        if carried is None:  # the archive's opening row, so reports see open cases; a case opens whatever it does
+            self.opening_record = workflow.start_activity(
+                ARCHIVE_ACTIVITY, case.status(), summary="archive the opened case", **ARCHIVE_OPTIONS
+            )
         for comment in self.early_comments:
             self.comment(comment)
         while True:
@@ -105,6 +112,7 @@ class SupportCaseWorkflow:
                 workflow.continue_as_new(args=[request, case, None])
             await self.until_next_alarm_or_change()
         await self.finish()
+        await self.archive(case)
         return case.status()
 
     # --- opening ---------------------------------------------------------------------------
@@ -268,8 +276,9 @@ class SupportCaseWorkflow:
 
     def time_to_continue_as_new(self) -> bool:
         """Only between ladders: a running ladder and its deliveries finish first."""
-        escalation = self.escalation_of()
-        return workflow.info().is_continue_as_new_suggested() and not escalation.busy and not self.ready_case().outgoing
+        escalation, opening = self.escalation_of(), self.opening_record
+        quiet = not escalation.busy and not self.ready_case().outgoing and (opening is None or opening.done())
+        return workflow.info().is_continue_as_new_suggested() and quiet
 
     async def finish(self) -> None:
         """A closed case completes: messages still being retried get a short grace, then are cancelled."""
@@ -284,6 +293,14 @@ class SupportCaseWorkflow:
             except TimeoutError:
                 escalation.stop_everything()
         await workflow.wait_condition(lambda: not escalation.busy and workflow.all_handlers_finished())
+
+    async def archive(self, case: CaseState) -> None:
+        """The case's last act: its final record, retried until the archive accepts it (DESIGN "Case records")."""
+        if self.opening_record is not None and not self.opening_record.done():
+            self.opening_record.cancel()  # the final row supersedes it
+        await workflow.execute_activity(
+            ARCHIVE_ACTIVITY, case.status(), summary="archive the closed case", **ARCHIVE_OPTIONS
+        )
 
     def ready_case(self) -> CaseState:
         assert self.case is not None, "the case has not opened"

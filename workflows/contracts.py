@@ -6,7 +6,7 @@ these models; nothing else writes the same field list again.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -291,3 +291,77 @@ class WebhookBody(Contract):
     severity: int | None = None
     due_at: datetime | None = None
     description: str | None = Field(default=None, max_length=1000)
+
+
+# --- case records and reports ---
+
+Outcome = Literal["met", "breached", "pending", "none"]
+
+
+class Report(BaseModel):
+    """Report models accept `from` by its name: it is a Python keyword, so the field is `from_`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+
+class TargetFigures(Report):
+    """One target across a set of cases (DESIGN "SLA report", Decision 3)."""
+
+    met: int = 0
+    breached: int = 0
+    pending: int = 0
+    met_pct: float | None = None  # met / (met + breached) × 100, one decimal; null when both are 0
+    median_minutes: float | None = None  # on the target's own clock, pause credit taken off resolution
+    p90_minutes: float | None = None
+
+
+class SeverityFigures(Report):
+    severity: int
+    name: str
+    cases: int
+    response: TargetFigures
+    resolution: TargetFigures | None  # null: the severity has no such target
+    emergency: TargetFigures | None
+
+
+class TotalFigures(Report):
+    cases: int
+    response: TargetFigures
+    resolution: TargetFigures
+
+
+class SlaReport(Report):
+    """`supportflow report sla --json` and `GET /v1/reports/sla`: cases received in [from, to), tenant's zone."""
+
+    tenant: str
+    from_: date = Field(alias="from")
+    to: date
+    timezone: str
+    severities: list[SeverityFigures]
+    total: TotalFigures
+    breached: list[str]  # every case with any breach, by received_at then case_id
+
+
+class SimulatedTarget(Report):
+    severity: int
+    target: TargetName
+    cases: int
+    recorded_breaches: int
+    proposed_breaches: int
+
+
+class OutcomeChange(Report):
+    case_id: str
+    target: TargetName
+    recorded: Outcome
+    proposed: Outcome
+
+
+class WhatIf(Report):
+    """`supportflow policy simulate FILE --json`: the archived cases' recorded moments under FILE's targets."""
+
+    tenant: str
+    from_: date = Field(alias="from")
+    to: date
+    targets: list[SimulatedTarget]
+    changed: list[OutcomeChange]

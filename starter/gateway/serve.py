@@ -39,6 +39,17 @@ def run(args: argparse.Namespace) -> int:
     except (SettingsError, ValueError) as problem:
         print(f"supportflow gateway: {problem}", file=sys.stderr)
         return 2
+    from archive.store import Archive, ArchiveError
+
+    try:
+        archive = Archive.from_env()
+        problem = archive.reachable()
+        archive.dispose()
+    except ArchiveError as unusable:
+        print(f"supportflow gateway: {unusable}", file=sys.stderr)
+        return 2
+    if problem:
+        print(f"supportflow gateway: warning: {problem}; GET /v1/reports/sla answers 503 until then", file=sys.stderr)
     if not settings.api_keys:
         print("supportflow gateway: SUPPORTFLOW_API_KEYS is empty; every keyed route will answer 401", file=sys.stderr)
     uvicorn.run(

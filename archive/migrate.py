@@ -1,0 +1,42 @@
+"""Bringing an archive's schema to the newest migration (Alembic, scripts shipped in `archive/migrations`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from archive.store import Archive
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head() -> str:
+    return ScriptDirectory.from_config(_config()).get_current_head() or ""
+
+
+def current(archive: Archive) -> str | None:
+    with archive.connected() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrate(archive: Archive) -> tuple[str | None, str]:
+    """Upgrade to head; idempotent. Returns (revision before, revision now). A SQLite file's folder is made."""
+    if archive.dialect == "sqlite" and archive.url.database and archive.url.database != ":memory:":
+        Path(archive.url.database).parent.mkdir(parents=True, exist_ok=True)
+    before = current(archive)
+    if before != head():
+        config = _config()
+        with archive.connected() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    return before, head()

@@ -1,0 +1,1 @@
+"""Alembic migrations for the case archive, shipped inside the package (`supportflow archive migrate`)."""
