@@ -151,14 +151,14 @@ def registered(client: Client | None = None) -> tuple[list[type], list]:
     The fleet audit's activities query visibility, so they come only with a
     `client` (the replay tests need the workflows alone).
     """
-    from activities.archive import CaseArchiver
+    from activities.archive import archiver_for
     from activities.deliver import deliver
     from activities.policy import load_policy
-    from archive.store import Archive
+    from archive.store import archive_url
     from workflows.auditor import FleetAuditWorkflow
     from workflows.case import SupportCaseWorkflow
 
-    activities: list = [load_policy, deliver, CaseArchiver(Archive.from_env()).archive_case]
+    activities: list = [load_policy, deliver, archiver_for(archive_url()).archive_case]
     if client is not None:
         from activities.audit import FleetAuditor
 

@@ -12,16 +12,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from functools import cache
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from archive.migrate import migrate
+from archive.pages import Page, record_page
 from archive.store import Archive, ArchiveError
+from starter.encryption import keyring_from_env
 from workflows.archive_policy import ARCHIVE_ACTIVITY
 from workflows.contracts import CaseStatus
 
 log = logging.getLogger("supportflow.archive")
+
+
+@cache
+def archiver_for(url: str) -> CaseArchiver:
+    """One archiver per database for the worker's lifetime: records and the page log share its pool and its
+    one-time migration (two pools migrating one SQLite file at once fail each other)."""
+    return CaseArchiver(Archive(url, keyring_from_env()))
 
 
 class CaseArchiver:
@@ -45,12 +55,20 @@ class CaseArchiver:
         return written
 
     def _write(self, status: CaseStatus) -> bool:
+        self._ready()
+        return self.archive.write(status)
+
+    def log_page(self, page: Page, idempotency_key: str) -> bool:
+        """The SMS/voice page log (Decision 11), in the same database and connection pool as the records."""
+        self._ready()
+        return record_page(self.archive, page, idempotency_key)
+
+    def _ready(self) -> None:
         with self._lock:
             if not self._schema_ready:
                 # Idempotent: a worker never waits on an operator step (`supportflow archive migrate` does the same).
                 migrate(self.archive)
                 self._schema_ready = True
-        return self.archive.write(status)
 
     def _outage_began(self, problem: str) -> None:
         with self._lock:

@@ -19,7 +19,7 @@ from datetime import datetime
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import outbox
+from activities import outbox, page_log
 from activities.channels import chat, email, twilio, webhook
 from activities.channels.failures import DeliveryFailed, DeliveryRejected, DeliveryUnavailable
 from activities.settings import Settings, SettingsError
@@ -65,6 +65,8 @@ async def deliver(delivery: Delivery) -> DeliveryResult:
         raise _application_error(delivery, unexpected, info.attempt) from None
     activity.logger.info("deliver: %s to %s: %s (attempt %d)", delivery.channel, delivery.contact, detail, info.attempt)
     _count(delivery, "delivered")
+    if delivery.ladder not in REQUESTER_LADDERS:
+        await page_log.log_page(delivery, info.scheduled_time)
     return DeliveryResult(attempts=info.attempt, detail=detail)
 
 

@@ -145,7 +145,7 @@ class SlaReportBuilder:
         tallies: dict[TargetName, Tally | None] = {}
         for target in ("response", "resolution", "emergency"):
             if spec is not None:
-                has = spec.target(target) is not None
+                has = getattr(spec, target) is not None
             else:  # a severity the policy no longer defines: what its records show
                 has = target == "response" or any(j.get(target, Judged("none")).outcome != "none" for _, j in judged)
             if not has:
@@ -161,7 +161,7 @@ class SlaReportBuilder:
 
     def minutes(self, status: CaseStatus, target: TargetName, judged: Judged, spec: Severity | None) -> float | None:
         """The target's own clock from its start to when it was met or completed late, less resolution's pauses."""
-        target_spec = spec.target(target) if spec else None
+        target_spec = getattr(spec, target) if spec else None
         if judged.done is None or judged.start is None or target_spec is None:
             return None
         clock = clock_for(target_spec, self.calendar)

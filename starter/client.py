@@ -227,6 +227,7 @@ async def start_case(client: Client, request: CaseRequest, policy: LoadedPolicy,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=summary_line(case),
             search_attributes=sa.as_pairs(sa.values_of(case)),
+            memo={"subject": case.subject, "assignee": case.assignee},
             result_type=CaseStatus,
         )
         return Opened(workflow_id, duplicate=False, handle=handle)

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.updates import UPDATES, Update, close, resume_from_pause
 
 CLOSE_GRACE = timedelta(minutes=1)
+MEMO_KEYS = ("subject", "assignee")
 POLICY_LOAD = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(
@@ -76,6 +77,7 @@ class SupportCaseWorkflow:
         self.changed = False
         # What the case was started with (`start_case` gives every attribute): only a difference is upserted.
         self.published = sa.given(workflow.info().typed_search_attributes)
+        self.published_memo = {key: workflow.memo_value(key, None) for key in MEMO_KEYS if key in workflow.memo()}
         for update in UPDATES:
             workflow.set_update_handler(
                 update.name, self.update_handler(update), validator=self.update_validator(update)
@@ -270,6 +272,12 @@ class SupportCaseWorkflow:
             updates.append(key.value_unset() if value is None else key.value_set(value))  # type: ignore[arg-type]
         if updates:
             workflow.upsert_search_attributes(updates)
+        memo = {"subject": case.subject, "assignee": case.assignee}
+        if changed_memo := {
+            key: value for key, value in memo.items() if self.published_memo.get(key, "unset") != value
+        }:
+            workflow.upsert_memo(changed_memo)  # what lists show beside the attributes (DESIGN Decision 17)
+            self.published_memo |= changed_memo
         workflow.set_current_details(messages.clocks_markdown(case, workflow.now()))
 
     # --- continue-as-new and the end -----------------------------------------------------------

@@ -75,9 +75,6 @@ class CaseRequest(Contract):
     worked_with: str | None = None
     received_at: AwareDatetime | None = None
     source_id: str | None = None
-    # A voicemail's recording (https only), and the on-call member who answered an emergency call live.
-    recording_url: str | None = Field(default=None, pattern=r"^https://\S+$", max_length=2000)
-    answered_by: str | None = None
     # Gateway findings the case records (never the redacted text itself).
     phi_redacted: bool = False
     notes: list[str] = []
@@ -87,6 +84,8 @@ class CaseRequest(Contract):
     recording_url: str | None = Field(default=None, pattern=r"^https://\S+$", max_length=2048)
     # The contact who answered a live-routed call (Decision 9): the case opens already responded by them.
     answered_by: str | None = Field(default=None, min_length=1, max_length=200)
+    # Fields the gateway withheld (a PHI-like value in an address field, Decision 14): the case asks for them.
+    withheld: list[str] = []
 
 
 class TimelineEntry(Contract):

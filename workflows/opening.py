@@ -9,7 +9,7 @@ starts with are the ones its first task computes.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from workflows import messages
 from workflows.contracts import CaseRequest
@@ -17,6 +17,8 @@ from workflows.policy import LoadedPolicy
 from workflows.state import CaseState, missing_fields
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# Before this no support request was received: a year-1 `received_at` is damage, never a deadline to compute.
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 # Older than this, a `received_at` would open a case already breached and paging: the gateway refuses it.
 PAST_LIMIT = timedelta(days=30)
 
@@ -42,13 +44,21 @@ def received_at_problem(
     return None
 
 
+def clock_can_start(received_at: datetime, now: datetime) -> bool:
+    """The workflow's own check, for starts that bypass the gateway: not in the future, not before 1970."""
+    try:
+        return EARLIEST <= received_at <= now + FUTURE_TOLERANCE
+    except OverflowError:  # year 1 with a positive offset has no UTC instant
+        return False
+
+
 def opened_case(case_id: str, request: CaseRequest, loaded: LoadedPolicy, now: datetime) -> CaseState:
     """The case as it opens: clocks set, gaps listed (never refused), the requester told, paging begun."""
     policy = loaded.policy
     notes = list(request.notes)
     received_at = request.received_at or now
-    if received_at > now + FUTURE_TOLERANCE:
-        notes.append(f"received_at {received_at.isoformat()} was in the future; replaced by the receipt time")
+    if not clock_can_start(received_at, now):
+        notes.append(f"received_at {received_at.isoformat()} cannot start the clock; replaced by the receipt time")
         received_at = now
     severity = policy.severity_for(request.channel, request.severity)
     if severity not in policy.severities:
@@ -73,7 +83,7 @@ def opened_case(case_id: str, request: CaseRequest, loaded: LoadedPolicy, now: d
         received_at=received_at,
         phi_redacted=request.phi_redacted,
     )
-    case.missing = missing_fields(case, policy)
+    case.missing = missing_fields(case, policy) + [f for f in request.withheld if f not in case.missing]
     case.record(
         now,
         "opened",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -10,6 +11,9 @@ from zoneinfo import ZoneInfo
 from workflows.contracts import CaseStatus, TimelineEntry
 
 TIMELINE_SHOWN = 10
+COMMENTS_SHOWN = 3
+DESCRIPTION_WIDTH = 96
+DESCRIPTION_LINES = 12
 DETAIL_WIDTH = 100
 
 
@@ -61,12 +65,25 @@ def render(status: CaseStatus) -> str:
     ]
     if status.missing:
         lines.append(f"  missing    {', '.join(status.missing)}")
+    if status.recording_url:
+        lines.append(f"  recording  {status.recording_url}")
+    if status.description:
+        lines.append("  problem")
+        lines += [f"    {line}" for line in textwrap.wrap(status.description, DESCRIPTION_WIDTH)[:DESCRIPTION_LINES]]
     lines.append(f"  clocks ({zone.key if isinstance(zone, ZoneInfo) else 'case time zone'})")
     lines.append(f"    received    {when(status.received_at, zone)}")
     lines += [f"    {name:<11} {text}" for name, text in clock_lines(status, zone)]
     lines.append(f"  breaches   {', '.join(status.breaches) or 'none'}")
     lines.append(f"  warnings   {', '.join(status.warnings) or 'none'}")
     lines.append(f"  escalation {escalation_line(status)}")
+    comments = [entry for entry in status.timeline if entry.event == "comment"][-COMMENTS_SHOWN:]
+    if comments:
+        lines.append(f"  comments (last {len(comments)})")
+        for entry in comments:
+            lines.append(f"    {when(entry.at, zone)}  {entry.detail.get('author', '?')}:")
+            lines += [
+                f"      {line}" for line in textwrap.wrap(str(entry.detail.get("text", "")), DESCRIPTION_WIDTH)[:4]
+            ]
     shown = status.timeline[-TIMELINE_SHOWN:]
     lines.append(f"  timeline (last {len(shown)} of {len(status.timeline)})")
     lines += [f"    {timeline_line(entry, zone)}" for entry in shown]

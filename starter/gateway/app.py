@@ -10,7 +10,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from starter.client import connect
-from starter.gateway import ack, case_routes, codec, intake_routes, portal, report_routes, slack_routes, twilio_routes
+from starter.gateway import (
+    ack,
+    case_routes,
+    codec,
+    intake_routes,
+    portal,
+    report_routes,
+    slack_routes,
+    sms_routes,
+    twilio_routes,
+)
 from starter.gateway.errors import install_error_handlers
 from starter.gateway.limits import BodyLimit
 from starter.gateway.responses import Health
@@ -42,6 +52,7 @@ def create_app(client_factory: ClientFactory = connect, settings: GatewaySetting
     app.include_router(outbox_router)  # the development outbox: live, its routes answer 404
     app.include_router(slack_routes.router)
     app.include_router(twilio_routes.router)
+    app.include_router(sms_routes.router)
     app.include_router(report_routes.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"], responses={503: {"model": Health}})

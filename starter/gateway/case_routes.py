@@ -17,7 +17,7 @@ from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
 from temporalio.service import RPCError, RPCStatusCode
 
 from starter import client as cases
-from starter.fleet import FilterError, fleet_query, summary
+from starter.fleet import FilterError, fleet_query, requester_keys, soonest_first, summary, zone_named
 from starter.gateway.auth import OPERATE, READ_ONE, require
 from starter.gateway.errors import field_error
 from starter.gateway.phi import redact_free_text
@@ -73,25 +73,34 @@ async def list_cases(
     ] = None,
     severity: Annotated[int | None, Query(ge=0, le=1000)] = None,
     breached: bool | None = None,
+    requester: Annotated[str | None, Query(max_length=254, description="only this requester's cases")] = None,
+    tz: Annotated[
+        str | None, Query(max_length=64, description="show times in this zone (default: the tenant's, else UTC)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     page_token: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> CaseList:
-    """Cases by their search attributes (visibility is eventually consistent: a moment-old change may not show)."""
+    """Cases by their search attributes, subject and assignee from the memo, soonest deadline first within a page
+    (visibility is eventually consistent: a moment-old change may not show)."""
+    client = await http.app.state.temporal.client()
     try:
+        zone = zone_named(tz, tenant)
+        requesters = requester_keys(client, requester) if requester is not None else None
         query = "WorkflowType = 'SupportCase' AND " + fleet_query(
-            tenant=tenant, state=state, severity=severity, breached=breached
+            tenant=tenant, state=state, severity=severity, breached=breached, requester=requesters
         )
     except FilterError as problem:
-        raise field_error("filter", str(problem)) from None
-    client = await http.app.state.temporal.client()
+        field, _, why = str(problem).partition(": ")
+        raise field_error(field, why) from None
     token = _token_bytes(page_token)
     if token:
         await _check_token(client, query, token)
     pages = client.list_workflows(query, page_size=limit, next_page_token=token)
     await pages.fetch_next_page()
     token = pages.next_page_token
+    rows = soonest_first([await summary(execution, zone) for execution in pages.current_page or []])
     return CaseList(
-        cases=[summary(execution).model_dump(mode="json") for execution in pages.current_page or []],
+        cases=[row.model_dump(mode="json") for row in rows],
         next_page_token=base64.urlsafe_b64encode(token).decode() if token else None,
     )
 

@@ -42,8 +42,8 @@ TENANT = re.compile(r"[a-z0-9][a-z0-9_-]*")
 TWIML = "application/xml"
 
 
-async def twilio_call(http: Request) -> TwilioCall:
-    """The signed form Twilio posted; anything else is refused before it can start anything."""
+async def signed_form(http: Request) -> dict[str, str]:
+    """The form Twilio posted, its signature checked; anything else is refused before it can start anything."""
     settings = http.app.state.settings.delivery
     if not settings.twilio_auth_token:
         raise Unavailable("TWILIO_AUTH_TOKEN is not set for the gateway, so no Twilio request can be verified")
@@ -60,8 +60,12 @@ async def twilio_call(http: Request) -> TwilioCall:
             "the X-Twilio-Signature is missing or does not match; check TWILIO_AUTH_TOKEN, and that "
             f"SUPPORTFLOW_PUBLIC_URL ({settings.public_url}) is the address Twilio calls"
         )
+    return {key: value for key, value in fields.items() if isinstance(value, str)}
+
+
+async def twilio_call(http: Request) -> TwilioCall:
     try:
-        return TwilioCall.model_validate({key: value for key, value in fields.items() if isinstance(value, str)})
+        return TwilioCall.model_validate(await signed_form(http))
     except ValidationError as invalid:
         raise FieldErrors([(".".join(map(str, e["loc"])), e["msg"]) for e in invalid.errors()]) from None
 
@@ -104,7 +108,7 @@ async def dialed(
     if outcome.answered_by:
         channel = call_flow.line_channel(policy, line)
         request = answered_request(policy, channel, call, outcome.answered_by, receipt_time())
-        if await open_call_case(http, request, policy) is None:
+        if await open_call_case(http, request, loaded) is None:
             log.error("twilio: call %s answered by %s opened no case", call.call_sid, outcome.answered_by)
     return twiml(outcome.twiml)
 
@@ -115,7 +119,7 @@ async def recorded(call: SignedCall, http: Request, tenant: Tenant = "", line: s
     if loaded is None:
         return twiml(call_flow.not_set_up())
     channel = call_flow.line_channel(loaded.policy, line)
-    opened = await open_call_case(http, voicemail_request(loaded.policy, channel, call, receipt_time()), loaded.policy)
+    opened = await open_call_case(http, voicemail_request(loaded.policy, channel, call, receipt_time()), loaded)
     if opened is None:
         return twiml(_apology())
     return twiml(call_flow.recorded(channel))
@@ -129,7 +133,7 @@ async def transcribed(call: SignedCall, http: Request, tenant: Tenant = "", line
         return Response(status_code=204)
     policy = loaded.policy
     channel = call_flow.line_channel(policy, line)
-    opened = await open_call_case(http, voicemail_request(policy, channel, call, receipt_time()), policy)
+    opened = await open_call_case(http, voicemail_request(policy, channel, call, receipt_time()), loaded)
     text = (call.transcription_text or "").strip()
     if opened is None or call.transcription_status != "completed" or not text:
         return Response(status_code=204)
