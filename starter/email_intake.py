@@ -8,6 +8,7 @@ comment, nothing twice.
 
 from __future__ import annotations
 
+import email.utils
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,7 +51,8 @@ async def take_email(client: Client, tenant: str, raw: bytes, receipt_time: date
                 pass  # it closed a moment ago: the reply opens a new case, as for any closed case
         request = request.model_copy(update={"existing_case": thread_id})
     if mail.date_header or mail.auto_submitted:
-        request = request.model_copy(update={"notes": [*request.notes, *_mail_notes(mail)]})
+        notes = _mail_notes(mail, quote_unreadable=not policy.policy.intake.redact_phi)
+        request = request.model_copy(update={"notes": [*request.notes, *notes]})
     opened = await cases.start_case(client, admit(request, policy.policy, receipt_time), policy)
     return EmailOutcome(opened.case_id, comment=False, duplicate=opened.duplicate)
 
@@ -88,10 +90,16 @@ def _opened_by(tenant: str, message_id: str) -> str | None:
         return None
 
 
-def _mail_notes(mail: EmailIntake) -> list[str]:
+def _mail_notes(mail: EmailIntake, quote_unreadable: bool) -> list[str]:
+    """The Date header as the instant it names (nothing else of what the sender wrote there survives); one that
+    names no instant is quoted only for a tenant that takes PHI, since any text can stand in a header."""
     notes = []
     if mail.date_header:
-        notes.append(f"Date header: {mail.date_header[:200]}")
+        try:
+            notes.append(f"Date header: {email.utils.parsedate_to_datetime(mail.date_header).isoformat()}")
+        except (TypeError, ValueError, IndexError, OverflowError):
+            quoted = f": {mail.date_header[:200]}" if quote_unreadable else ""
+            notes.append(f"Date header is not a date{quoted}")
     if mail.auto_submitted:
         notes.append("the message is marked auto-submitted")
     return notes
