@@ -89,7 +89,8 @@ def redact(text: str) -> tuple[str, int]:
 # In names, ids, notes and URLs an SSN may stand against any edge ("conv-123-45-6789", "SSN-123-45-6789"):
 # nothing there is running text whose ticket numbers must survive.
 LOOSE_SSN = re.compile(r"(?<!\d)\d{3}(?P<sep>[- ])\d{2}(?P=sep)\d{4}(?!\d)")
-_URL_SEPARATORS = re.compile(r"[/_+=&;:]")
+# A URL's separators, read as spaces two ways: labels run into their values ("DOB-03/14/1962", "mrn_A77").
+_URL_SEPARATORS = (re.compile(r"[/_+=&;:]"), re.compile(r"[-_+=&;:]"))
 
 
 def redact_identifier(text: str) -> tuple[str, int]:
@@ -107,7 +108,7 @@ def redact_url(url: str) -> tuple[str | None, int]:
     except ValueError:
         return None, 1
     readable = unquote_plus(f"{parts.path}?{parts.query}#{parts.fragment}")
-    found = redact_identifier(readable)[1] + redact_identifier(_URL_SEPARATORS.sub(" ", readable))[1]
+    found = sum(redact_identifier(text)[1] for text in [readable, *(s.sub(" ", readable) for s in _URL_SEPARATORS)])
     if redact_identifier(unquote_plus(parts.netloc))[1]:
         return None, 1
     if not found:
