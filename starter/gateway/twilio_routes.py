@@ -104,7 +104,7 @@ async def dialed(
     if outcome.answered_by:
         channel = call_flow.line_channel(policy, line)
         request = answered_request(policy, channel, call, outcome.answered_by, receipt_time())
-        if await open_call_case(http, request, policy) is None:
+        if await open_call_case(http, request, loaded) is None:
             log.error("twilio: call %s answered by %s opened no case", call.call_sid, outcome.answered_by)
     return twiml(outcome.twiml)
 
@@ -115,7 +115,7 @@ async def recorded(call: SignedCall, http: Request, tenant: Tenant = "", line: s
     if loaded is None:
         return twiml(call_flow.not_set_up())
     channel = call_flow.line_channel(loaded.policy, line)
-    opened = await open_call_case(http, voicemail_request(loaded.policy, channel, call, receipt_time()), loaded.policy)
+    opened = await open_call_case(http, voicemail_request(loaded.policy, channel, call, receipt_time()), loaded)
     if opened is None:
         return twiml(_apology())
     return twiml(call_flow.recorded(channel))
@@ -129,7 +129,7 @@ async def transcribed(call: SignedCall, http: Request, tenant: Tenant = "", line
         return Response(status_code=204)
     policy = loaded.policy
     channel = call_flow.line_channel(policy, line)
-    opened = await open_call_case(http, voicemail_request(policy, channel, call, receipt_time()), policy)
+    opened = await open_call_case(http, voicemail_request(policy, channel, call, receipt_time()), loaded)
     text = (call.transcription_text or "").strip()
     if opened is None or call.transcription_status != "completed" or not text:
         return Response(status_code=204)

@@ -107,4 +107,3 @@ async def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         finally:
             await gateway.stop()
             await worker.stop()
-
