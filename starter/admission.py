@@ -98,11 +98,14 @@ def _received_at_problem(
 ) -> str | None:
     """`received_at_problem`, for any moment pydantic accepts: year 1 at +05:00 has no UTC instant to compare,
     and no case (not even an operator's backfill) was received before 1970."""
-    if received_at is not None:
-        try:
-            in_range = received_at.astimezone(UTC) >= EARLIEST_RECEIVED
-        except (OverflowError, ValueError):
-            in_range = False
-        if not in_range:
-            return f"received_at {received_at.isoformat()} is not a time a case can have been received"
-    return received_at_problem(received_at, receipt_time, past_limit)
+    if received_at is None:
+        return None
+    try:
+        instant = received_at.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return f"received_at {received_at.isoformat()} is not a time a case can have been received"
+    if why := received_at_problem(received_at, receipt_time, past_limit):
+        return why
+    if instant < EARLIEST_RECEIVED:
+        return f"received_at {received_at.isoformat()} is before 1970: not a time a case can have been received"
+    return None

@@ -91,26 +91,31 @@ def fuzz(gateway: LiveGateway) -> tuple[Counter[str], dict[str, str]]:
         operation = result.ok()
         name = f"{operation.method.upper()} {operation.path}"
         examples = EXAMPLES if time.monotonic() < deadline else 5
-
-        @settings(
-            max_examples=examples,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=st.one_of(strategies(operation, gateway, session)))
-        def run(case) -> None:
-            response = case.call(session=session, headers=gateway.auth(), timeout=60)
-            statuses[f"{name} {response.status_code}"] += 1
-            case.validate_response(response, checks=CHECKS)
-
         try:
-            run()
+            fuzz_one(operation, gateway, session, examples, statuses)
         except (Exception, BaseExceptionGroup) as failure:  # one operation's failure must not hide the others'
             failures[name] = described(failure)
     return statuses, failures
+
+
+def fuzz_one(operation, gateway: LiveGateway, session: requests.Session, examples: int, statuses: Counter) -> None:
+    name = f"{operation.method.upper()} {operation.path}"
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=st.one_of(strategies(operation, gateway, session)))
+    def run(case) -> None:
+        response = case.call(session=session, headers=gateway.auth(), timeout=60)
+        statuses[f"{name} {response.status_code}"] += 1
+        case.validate_response(response, checks=CHECKS)
+
+    run()
 
 
 def described(failure: BaseException) -> str:

@@ -157,9 +157,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        if error.status_code == 400 and error.__cause__ is not None:
-            # FastAPI could not read the body it was given (a form that does not parse): a field error like any other.
-            return _unprocessable(field_error("body", "the body cannot be read as the Content-Type it declares"))
+        if error.status_code == 400:
+            # Only FastAPI and Starlette raise these, when the body does not parse as the form it claims to be
+            # (no multipart boundary): a field error like any other.
+            detail = error.detail if isinstance(error.detail, str) else "it does not parse"
+            return _unprocessable(field_error("body", f"cannot be read as the Content-Type it declares: {detail}"))
         detail = error.detail if isinstance(error.detail, str) else "request failed"
         return JSONResponse({"error": detail}, status_code=error.status_code, headers=getattr(error, "headers", None))
 

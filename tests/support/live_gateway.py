@@ -30,6 +30,8 @@ KEYS = {"intake": "live-intake-key", "operate": "live-operate-key", "admin": "li
 ACK_SECRET = "live-gateway-ack-secret"
 PORTAL_SECRET = "live-gateway-portal-secret"
 TWILIO_TOKEN = "live-twilio-token"
+# As `supportflow gateway` serves it (starter/gateway/serve.py): uvicorn, keep-alive 75 s.
+UVICORN = ("--host", "127.0.0.1", "--timeout-keep-alive", "75", "--log-level", "warning")
 ENCRYPTION_KEY = "k1:" + base64.b64encode(bytes(range(32))).decode()
 
 
@@ -84,8 +86,7 @@ async def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         worker = ChildProcess("worker", [python, "-m", "worker"], root / "logs" / "worker.log", env)
         gateway = ChildProcess(
             "gateway",
-            [python, "-m", "uvicorn", "--factory", "starter.gateway.app:create_app", "--host", "127.0.0.1"]
-            + ["--port", str(port), "--timeout-keep-alive", "75", "--log-level", "warning"],
+            [python, "-m", "uvicorn", "--factory", "starter.gateway.app:create_app", *UVICORN, "--port", str(port)],
             root / "logs" / "gateway.log",
             env,
         )
