@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import tenant_policies
 from archive.report import window
 from archive.store import Archive
-from tenant_policies import expand_holidays, policy_path
+from tenant_policies import expand_holidays
 from workflows.policy import LoadedPolicy, Policy
 
 
@@ -43,11 +44,10 @@ def date_range(start_text: str | None, end_text: str | None) -> tuple[date, date
 
 def tenant_policy(tenant: str | None) -> Policy:
     """The tenant's policy file; an unknown tenant names `tenant`. A broken file raises PolicyError."""
-    from tenant_policies import TENANT, read_policy_file
-
-    if not tenant or not TENANT.fullmatch(tenant) or not policy_path(tenant).is_file():
-        raise FieldProblem("tenant", f"unknown tenant {(tenant or '')[:80]!r} (no {policy_path(tenant or 'T')})")
-    return read_policy_file(policy_path(tenant))
+    try:
+        return tenant_policies.tenant_policy(tenant or "")
+    except tenant_policies.UnknownTenant as unknown:
+        raise FieldProblem("tenant", f"unknown tenant {(tenant or '')[:80]!r}: {unknown}") from None
 
 
 def with_holidays(policy: Policy, start: date, end: date) -> LoadedPolicy:

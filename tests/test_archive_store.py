@@ -12,14 +12,15 @@ from archive_fixtures import fresh_archive_url
 from postgres_fixtures import postgres  # noqa: F401
 from sqlalchemy import select
 
+import tenant_policies
 from archive.migrate import head, migrate
 from archive.pages import Page, latest_page_to, record_page
 from archive.portal import closed_cases
 from archive.schema import cases
 from archive.store import Archive, ArchiveError
-from starter.cases import as_opened
 from starter.encryption import parse_keyring, requester_email_keys
 from workflows.contracts import CaseRequest, CaseStatus, Requester, TimelineEntry
+from workflows.opening import opened_case
 
 OPENED = datetime(2030, 1, 7, 16, 0, tzinfo=UTC)
 KEYRING = parse_keyring(f"k1:{base64.b64encode(os.urandom(32)).decode()}")
@@ -40,7 +41,7 @@ def opened(email: str, subject: str, minutes: int = 0) -> CaseStatus:
         severity=3,
         received_at=OPENED + timedelta(minutes=minutes),
     )
-    status = as_opened(request)[1]
+    status = opened_case("", request, tenant_policies.loaded_policy("blockit", 2030), request.received_at).status()
     return status.model_copy(update={"case_id": f"case-blockit-{subject.replace(' ', '-').lower()}"})
 
 

@@ -15,8 +15,9 @@ from case_fixtures import blockit_request
 from support import start_case
 from test_metrics import scrape
 
+from starter.client import connect
 from starter.devserver import DevServer, free_port
-from worker import WorkerSettings, build_worker, connect, metrics_runtime
+from worker import WorkerSettings, build_worker, metrics_runtime
 
 REPO = Path(__file__).resolve().parent.parent
 DASHBOARD = json.loads((REPO / "deploy" / "grafana" / "dashboards" / "supportflow" / "supportflow.json").read_text())
@@ -46,7 +47,7 @@ async def exported(tmp_path, policies, smtp_receiver, twilio_receiver, monkeypat
             settings = WorkerSettings.from_env(
                 {"TEMPORAL_ADDRESS": server.address, "SUPPORTFLOW_METRICS_PORT": str(port)}
             )
-            client = await connect(settings, metrics_runtime(settings))
+            client = await connect(settings.client, metrics_runtime(settings))
             monkeypatch.setenv("SUPPORTFLOW_TASK_QUEUE", settings.task_queue)
             async with build_worker(client, settings=settings):
                 await start_case(client, blockit_request(1, datetime.now(UTC) - timedelta(minutes=31)))

@@ -367,7 +367,7 @@ class Policy(Strict):
         """The contacts a line dials, in order: a rotation's members, or `ring`'s contacts with rotations expanded."""
         if line.rotation:
             return list(self.rotations.get(line.rotation, []))
-        return [member for name in line.ring for member in self.members(name)]
+        return [member for name in line.ring for member in self.rotations.get(name, [name])]
 
     def _line_problems(self, path: str, line: PhoneLine) -> list[tuple[str, str]]:
         if line.rotation and line.rotation not in self.rotations:

@@ -30,13 +30,12 @@ from limits.strategies import MovingWindowRateLimiter
 
 from activities.channels.failures import DeliveryFailed
 from activities.deliver import send
-from environment import SettingsError
 from starter.gateway.pages import message_page
 from starter.gateway.portal_cases import newest_case
 from starter.gateway.portal_pages import sign_in_page, when
 from starter.gateway.portal_session import magic_link
 from starter.gateway.portal_trouble import TROUBLE, trouble_page
-from starter.gateway.settings import GatewaySettings
+from starter.gateway.settings import GatewaySettings, SettingsError
 from starter.intake.addresses import LIMIT as EMAIL_LIMIT
 from starter.intake.addresses import is_email_address
 from starter.outbox.page import dev_banner
