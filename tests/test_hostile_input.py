@@ -158,6 +158,32 @@ def test_a_voicemail_from_year_1_or_1900_opens_at_the_receipt_time_with_a_note(s
     assert any(received_at[:4] in note and "receipt time" in note for note in opened["detail"]["notes"]), opened
 
 
+def test_control_characters_are_stripped_from_stored_text_but_tab_newline_and_return_are_kept(
+    socket_to: KeptAlive,
+):
+    body = case_request(
+        subject="Chart\x00 page\x1b[31m blank\x07\x7f\x85",
+        description="Line one\r\nLine two\tindented\x00\x0b\x0c",
+        requester={"name": "Ana\x00 Diaz", "email": "ana@clinic.example"},
+    )
+    answer = socket_to.json("POST", "/v1/cases", json.dumps(body).encode())
+    assert answer.status == 201, answer.body
+    case = answer.json()["case_id"]
+    comment = {"author": "ana@clinic.example", "text": "Still\x00 blank\x1b"}
+    assert socket_to.json("POST", f"/v1/cases/{case}/comment", json.dumps(comment).encode()).status == 202
+    deadline = time.monotonic() + 30
+    while True:
+        status = socket_to.send("GET", f"/v1/cases/{case}").json()
+        comments = [e["detail"]["text"] for e in status["timeline"] if e["event"] == "comment"]
+        if comments or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert status["subject"] == "Chart page[31m blank"
+    assert status["description"] == "Line one\r\nLine two\tindented"
+    assert status["requester"]["name"] == "Ana Diaz"
+    assert comments == ["Still blank"]
+
+
 def forged_ack_token(exp: object) -> str:
     """An acknowledgement token signed with the gateway's own secret, carrying an expiry no link would have."""
     claims = {"case_id": A_CASE, "contact": "support-lead", "exp": exp}

@@ -181,9 +181,6 @@ async def test_ext_6_the_second_member_answers_and_takes_the_call(phones):
     assert (await case_of(gw, case)).channel == "emergency_line"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the workflow side of CaseRequest.answered_by is the lead's (issue 15); remove when wired"
-)
 async def test_an_answered_emergency_call_opens_already_responded_by_that_member_and_pages_nobody(phones):
     gw = phones
     call = Call(gw, "blub0x")
