@@ -170,7 +170,12 @@ async def login_link(http: Request, key: Annotated[str, Query(max_length=1000)] 
     return _login(http, key)
 
 
-@router.post("/codec/login", response_class=HTMLResponse, include_in_schema=False)
+@router.post(
+    "/codec/login",
+    response_class=HTMLResponse,
+    responses=LOGIN_ANSWERS,
+    summary="Start a codec session in this browser (the form's POST, which keeps the key out of the URL)",
+)
 async def login_form(http: Request, key: Annotated[str, Form(max_length=1000)] = "") -> Response:
     return _login(http, key)
 
