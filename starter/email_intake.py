@@ -18,6 +18,8 @@ import tenant_policies
 from starter import client as cases
 from starter.admission import admit
 from starter.intake import EmailIntake, IntakeError, case_id_from_message_id, parse_email, redact
+from starter.intake.phi import redact_identifier
+from starter.intake.text import stored_text
 from workflows.contracts import CaseRequest, Comment
 from workflows.policy import Policy
 
@@ -74,13 +76,14 @@ async def threaded_case(client: Client, tenant: str, thread_ids: list[str]) -> t
 def reply_comment(mail: EmailIntake, policy: Policy) -> Comment:
     """The reply as a comment by its sender; an auto-reply is not the requester, so it never resumes a paused case."""
     request = mail.request
-    text = request.description or request.subject or "(an empty reply)"
+    text = stored_text(request.description or request.subject or "(an empty reply)")
+    author = stored_text(request.requester.email or "requester")
     if policy.intake.redact_phi:
         text, _ = redact(text)
-    author = request.requester.email or "requester"
+        author, _ = redact_identifier(author)
     if mail.auto_submitted:
         author = f"auto-reply from {author}"
-    return Comment(author=author, text=text, source_id=mail.message_id)
+    return Comment(author=author, text=text or "(an empty reply)", source_id=mail.message_id)
 
 
 def _opened_by(tenant: str, message_id: str) -> str | None:

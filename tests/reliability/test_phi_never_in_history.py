@@ -19,6 +19,7 @@ import pytest
 from gateway_fixtures import KEYS, PUBLIC_URL, Gateway, eventually, gateway  # noqa: F401
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
+from temporalio.api.enums.v1 import EventType
 from twilio.request_validator import RequestValidator
 
 from starter.client import CaseNotFound, case_id, describe
@@ -64,7 +65,11 @@ async def raw_history(gateway: Gateway, case_id: str) -> bytes:
         collect(event)
     codec = gateway.client.data_converter.payload_codec
     decoded = await codec.decode(payloads) if codec else payloads
-    assert len(history.events) > 10 and decoded, "the history is not what this test thinks it is"
+    kinds = {event.event_type for event in history.events}
+    started, worked = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    # The request as started, and at least one task the workflow ran on it (a case whose requester left no
+    # address sends nothing, so its history can be that short).
+    assert {started, worked} <= kinds and decoded, "the history is not what this test thinks it is"
     return b"\n".join(wire + [payload.data for payload in decoded])
 
 
@@ -348,10 +353,15 @@ async def test_phi_in_every_part_of_an_email_never_reaches_the_raw_history_and_r
     again = await gateway.post("/v1/intake/email?tenant=blockit", content=mail, headers=headers)
     assert (again.status_code, again.json()["case_id"]) == (200, case), "the same email is no longer one case"
 
-    # A reply naming the first message (found through the hash of its id), and a reply to one of our own
-    # messages (found by our Message-ID), each delivered twice: two comments, each recorded once.
+    # Replies naming the first message (found through the hash of its id; one from an address holding an SSN),
+    # and a reply to one of our own messages (found by our Message-ID), each delivered twice: three comments.
     ours = f"<{case}.0123456789abcdef@supportflow.invalid>"
+    from_phi = clinic_email("Re: chart", "Also me.", message_id=unique(ID_WITH_PHI), In_Reply_To=first_id)
+    from_phi = from_phi.replace(
+        b"From: Ana Diaz <ana@clinic.example>", f"From: SSN {SSN} <{SSN}@clinic.example>".encode()
+    )
     replies = [
+        from_phi,
         clinic_email("Re: chart", with_phi("Still no chart for"), message_id=unique(ID_WITH_PHI), In_Reply_To=first_id),
         clinic_email("Re: chart", with_phi("And for"), message_id=unique(ID_WITH_PHI), References=f"{ours} {first_id}"),
     ]
@@ -359,12 +369,13 @@ async def test_phi_in_every_part_of_an_email_never_reaches_the_raw_history_and_r
         answer = await gateway.post("/v1/intake/email?tenant=blockit", content=reply, headers=headers)
         assert (answer.status_code, answer.json()["case_id"]) == (202, case), answer.text
 
-    async def two_comments():
+    async def three_comments():
         status = await gateway.status(case)
-        return [entry for entry in status.timeline if entry.event == "comment"]
+        comments = [entry for entry in status.timeline if entry.event == "comment"]
+        return comments if len(comments) >= 3 else None
 
-    comments = await eventually(two_comments)
-    assert len(comments) == 2, comments
+    comments = await eventually(three_comments)
+    assert len(comments) == 3, comments
     detail = await opened_detail(gateway, case)
     assert detail["source_id"].startswith("sha256:") and "Date header is not a date" in " ".join(detail["notes"])
     assert (await gateway.status(case)).requester.email == "ana@clinic.example"
