@@ -116,6 +116,9 @@ def redact_url(url: str) -> tuple[str | None, int]:
     return f"{parts.scheme}://{parts.netloc}/{MARKER}", found
 
 
+REQUESTER_FIELDS = ("name", "email", "phone", "company", "building")
+
+
 def phi_in_requester(requester: Requester) -> list[str]:
     """The requester's contact fields that hold PHI-like text (Decision 14: refused, or moved to `missing`)."""
     return [
@@ -126,7 +129,6 @@ def phi_in_requester(requester: Requester) -> list[str]:
 
 
 REQUEST_FREE_TEXT = ("subject", "description", "worked_with", "existing_case")
-REQUESTER_FIELDS = ("name", "email", "phone", "company", "building")
 
 
 def redact_request(request: CaseRequest) -> CaseRequest:
