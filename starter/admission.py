@@ -10,10 +10,11 @@ and the case records the gaps and asks for them. The workflow checks again
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from starter.intake.addresses import EXAMPLE, is_email_address
-from starter.intake.phi import redact_request
+from starter.intake.phi import phi_in_requester, redact_request
+from starter.intake.text import with_stored_text
 from workflows.contracts import CaseRequest
 from workflows.opening import PAST_LIMIT, received_at_problem
 from workflows.policy import SYNCHRONOUS_CHANNELS, Policy
@@ -21,6 +22,7 @@ from workflows.state import missing_fields
 
 # Far below Temporal's 2 MB payload limit, which a pasted log in an email body could otherwise pass.
 TEXT_LIMITS = {"subject": 1_000, "description": 100_000}
+EARLIEST_RECEIVED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Refused(ValueError):
@@ -38,6 +40,8 @@ def admit(request: CaseRequest, policy: Policy, receipt_time: datetime, operator
     long ago (a backfill), and records what they know: the case asks the requester for the rest."""
     synchronous = request.channel in SYNCHRONOUS_CHANNELS or operator
     past_limit = None if operator else PAST_LIMIT
+    redacting = policy.intake.redact_phi
+    request = with_stored_text(request)
     if request.channel not in policy.intake.channels and synchronous:
         # Nothing else matters on a channel the tenant does not take. Asynchronous channels are
         # accepted; the workflow notes the unlisted channel in `opened`.
@@ -48,7 +52,7 @@ def admit(request: CaseRequest, policy: Policy, receipt_time: datetime, operator
     if request.severity is not None and request.severity not in policy.severities and synchronous:
         known = ", ".join(str(level) for level in policy.severities)
         problems.append(("severity", f"{policy.tenant} has no severity {request.severity} (it has {known})"))
-    if why := received_at_problem(request.received_at, receipt_time, past_limit):
+    if why := _received_at_problem(request.received_at, receipt_time, past_limit):
         if synchronous:
             problems.append(("received_at", why))
         else:
@@ -61,7 +65,20 @@ def admit(request: CaseRequest, policy: Policy, receipt_time: datetime, operator
         else:
             # Nobody is there to correct it: open the case without it, and let the case ask.
             request = request.model_copy(update={"requester": request.requester.model_copy(update={"email": None})})
-            notes.append(f"requester email {email[:80]!r} is not one address we can write to; dropped")
+            quoted = "" if redacting else f" {email[:80]!r}"
+            notes.append(f"requester email{quoted} is not one address we can write to; dropped")
+    if redacting:
+        for field in phi_in_requester(request.requester):
+            if synchronous:
+                problems.append(
+                    (field, f"{policy.tenant} takes no PHI: this looks like an SSN, a date of birth or a record number")
+                )
+            else:
+                # Nobody is there to correct it: the case opens without it, and asks when the field is required.
+                name = field.removeprefix("requester.")
+                requester = request.requester.model_copy(update={name: None})
+                request = request.model_copy(update={"requester": requester, "phi_redacted": True})
+                notes.append(f"{field} looked like PHI (an SSN, a date of birth or a record number); not kept")
     if synchronous and not operator:
         problems += [(field, f"required by the {policy.tenant} policy") for field in missing_fields(request, policy)]
     if problems:
@@ -73,4 +90,22 @@ def admit(request: CaseRequest, policy: Policy, receipt_time: datetime, operator
             notes.append(f"{name} cut from {len(text)} to {limit} characters")
     if notes:
         request = request.model_copy(update={"notes": [*request.notes, *notes]})
-    return redact_request(request) if policy.intake.redact_phi else request
+    return redact_request(request) if redacting else request
+
+
+def _received_at_problem(
+    received_at: datetime | None, receipt_time: datetime, past_limit: timedelta | None
+) -> str | None:
+    """`received_at_problem`, for any moment pydantic accepts: year 1 at +05:00 has no UTC instant to compare,
+    and no case (not even an operator's backfill) was received before 1970."""
+    if received_at is None:
+        return None
+    try:
+        instant = received_at.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return f"received_at {received_at.isoformat()} is not a time a case can have been received"
+    if why := received_at_problem(received_at, receipt_time, past_limit):
+        return why
+    if instant < EARLIEST_RECEIVED:
+        return f"received_at {received_at.isoformat()} is before 1970: not a time a case can have been received"
+    return None

@@ -50,6 +50,7 @@ from temporalio.service import RPCError, RPCStatusCode
 import environment
 from environment import SettingsError
 from starter import encryption
+from starter.intake.source_ids import stored_source_id
 from workflows import search_attributes as sa
 from workflows.contracts import CASE_STILL_OPENING, UPDATE_REJECTED, Amend, CaseRequest, CaseStatus, Comment
 from workflows.messages import summary_line
@@ -215,6 +216,8 @@ async def start_case(client: Client, request: CaseRequest, policy: LoadedPolicy,
     upserts nothing."""
     request = with_requester_email_key(client, request)
     workflow_id = case_id(request)
+    # The id comes from the raw source id (the same message is the same case); the case keeps only its hash.
+    request = request.model_copy(update={"source_id": stored_source_id(request.source_id)})
     # As of its own `received_at`: should the workflow's clock disagree, its first task upserts the difference.
     case = opened_case(workflow_id, request, policy, request.received_at or datetime.now(UTC))
     try:
@@ -348,6 +351,8 @@ def _rejection(failed: WorkflowUpdateFailedError) -> UpdateRejected:
 
 
 async def send_comment(client: Client, case_id: str, comment: Comment) -> None:
+    """The `comment` signal; the sender's id is kept as its hash, which still recognises a repeat."""
+    comment = comment.model_copy(update={"source_id": stored_source_id(comment.source_id)})
     if not await is_running(client, case_id):
         raise CaseClosed(f"{case_id} is closed; it takes no more comments")
     try:

@@ -8,6 +8,7 @@ comment, nothing twice.
 
 from __future__ import annotations
 
+import email.utils
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +18,8 @@ import tenant_policies
 from starter import client as cases
 from starter.admission import admit
 from starter.intake import EmailIntake, IntakeError, case_id_from_message_id, parse_email, redact
+from starter.intake.phi import redact_identifier
+from starter.intake.text import stored_text
 from workflows.contracts import CaseRequest, Comment
 from workflows.policy import Policy
 
@@ -50,7 +53,8 @@ async def take_email(client: Client, tenant: str, raw: bytes, receipt_time: date
                 pass  # it closed a moment ago: the reply opens a new case, as for any closed case
         request = request.model_copy(update={"existing_case": thread_id})
     if mail.date_header or mail.auto_submitted:
-        request = request.model_copy(update={"notes": [*request.notes, *_mail_notes(mail)]})
+        notes = _mail_notes(mail, quote_unreadable=not policy.policy.intake.redact_phi)
+        request = request.model_copy(update={"notes": [*request.notes, *notes]})
     opened = await cases.start_case(client, admit(request, policy.policy, receipt_time), policy)
     return EmailOutcome(opened.case_id, comment=False, duplicate=opened.duplicate)
 
@@ -72,13 +76,14 @@ async def threaded_case(client: Client, tenant: str, thread_ids: list[str]) -> t
 def reply_comment(mail: EmailIntake, policy: Policy) -> Comment:
     """The reply as a comment by its sender; an auto-reply is not the requester, so it never resumes a paused case."""
     request = mail.request
-    text = request.description or request.subject or "(an empty reply)"
+    text = stored_text(request.description or request.subject or "(an empty reply)")
+    author = stored_text(request.requester.email or "requester")
     if policy.intake.redact_phi:
         text, _ = redact(text)
-    author = request.requester.email or "requester"
+        author, _ = redact_identifier(author)
     if mail.auto_submitted:
         author = f"auto-reply from {author}"
-    return Comment(author=author, text=text, source_id=mail.message_id)
+    return Comment(author=author, text=text or "(an empty reply)", source_id=mail.message_id)
 
 
 def _opened_by(tenant: str, message_id: str) -> str | None:
@@ -88,10 +93,16 @@ def _opened_by(tenant: str, message_id: str) -> str | None:
         return None
 
 
-def _mail_notes(mail: EmailIntake) -> list[str]:
+def _mail_notes(mail: EmailIntake, quote_unreadable: bool) -> list[str]:
+    """The Date header as the instant it names (nothing else of what the sender wrote there survives); one that
+    names no instant is quoted only for a tenant that takes PHI, since any text can stand in a header."""
     notes = []
     if mail.date_header:
-        notes.append(f"Date header: {mail.date_header[:200]}")
+        try:
+            notes.append(f"Date header: {email.utils.parsedate_to_datetime(mail.date_header).isoformat()}")
+        except (TypeError, ValueError, IndexError, OverflowError):
+            quoted = f": {mail.date_header[:200]}" if quote_unreadable else ""
+            notes.append(f"Date header is not a date{quoted}")
     if mail.auto_submitted:
         notes.append("the message is marked auto-submitted")
     return notes

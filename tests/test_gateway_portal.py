@@ -155,6 +155,8 @@ async def test_blockit_sev2_offers_emergency_maintenance_and_sev3_offers_nothing
         assert done.status_code == 200 and "Emergency maintenance requested" in done.text
         status = await gateway.status(sev2)
         assert status.emergency_due_at - status.emergency_requested_at == timedelta(hours=48)
+        requested = next(entry.detail for entry in status.timeline if entry.event == "emergency_requested")
+        assert requested["actor"] == {"kind": "portal", "name": "requester"}, "who acted: the signed-in requester"
         again = await visitor.post(f"/portal/cases/{sev2}/escalate", data={"reason": "again", "csrf": csrf})
         assert again.status_code == 409 and "has been requested" in again.text
 

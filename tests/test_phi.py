@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from starter.intake import redact, redact_request
+from starter.intake.phi import redact_identifier, redact_url
+from starter.intake.source_ids import stored_source_id
+from starter.intake.text import stored_text
 from workflows.contracts import CaseRequest, Requester
 
 
@@ -100,3 +103,48 @@ def test_redact_request_without_phi_leaves_the_request_alone():
     assert redact_request(request) == request
     assert redact_request(request).phi_redacted is False
     assert redact_request(CaseRequest(tenant="blockit", channel="web")).phi_redacted is False
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://pbx.example/recordings/SSN-123-45-6789.wav",
+        "https://pbx.example/r?dob=03/14/1962",
+        "https://pbx.example/r/MRN_A7734521.wav",
+        "https://pbx.example/r/DOB-03/14/1962.wav",
+        "https://pbx.example/r/DOB%2003%2F14%2F1962",
+    ],
+)
+def test_a_recording_url_whose_path_holds_phi_keeps_only_its_host(url: str):
+    redacted, found = redact_url(url)
+    assert (redacted, bool(found)) == ("https://pbx.example/[redacted]", True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.twilio.com/2010-04-01/Accounts/AC123/Recordings/RE0123456789abcdef0123456789abcdef",
+        "https://pbx.example/recordings/8812.wav",
+        "https://pbx.example/2027-01-08/call-4471.wav",
+    ],
+)
+def test_an_ordinary_recording_url_is_kept(url: str):
+    assert redact_url(url) == (url, 0)
+
+
+def test_names_and_ids_lose_an_ssn_glued_to_other_text():
+    assert redact_identifier("conv-123-45-6789") == ("conv-[redacted]", 1)
+    assert redact_identifier("Dr Lee") == ("Dr Lee", 0)
+
+
+def test_source_ids_are_stored_as_their_hash_except_our_own_message_ids():
+    ours = "<case-blockit-0a1b2c3d4e5f60718293a4b5.0123456789abcdef@supportflow.invalid>"
+    assert stored_source_id(ours) == ours
+    hashed = stored_source_id("<SSN-123-45-6789@clinic.example>")
+    assert hashed is not None and hashed.startswith("sha256:") and len(hashed) == 71
+    assert stored_source_id(hashed) == hashed == stored_source_id("<SSN-123-45-6789@clinic.example>")
+    assert stored_source_id(None) is None
+
+
+def test_stored_text_drops_control_characters_but_tab_newline_and_return():
+    assert stored_text("a\x00b\x1b[1m\x7f\x85c\td\r\ne\ud800") == "ab[1mc\td\r\ne\ufffd"

@@ -19,10 +19,27 @@ from starter.gateway.pages import message_page, page
 from workflows.contracts import Acknowledge, Actor
 
 router = APIRouter(tags=["acknowledge"])
+HTML = {"text/html": {"schema": {"type": "string"}}}
+ANSWERS = {
+    200: {
+        "description": "A page (the confirmation, or acknowledged); TwiML when Twilio's voice webhook calls",
+        "content": HTML | {"text/xml": {"schema": {"type": "string"}}},
+    },
+    400: {"description": "The link is damaged, incomplete, altered, or was not issued here", "content": HTML},
+    404: {"description": "The case the link names does not exist (any more)", "content": HTML},
+    409: {"description": "Nothing to acknowledge: no escalation is running, or the case is closed", "content": HTML},
+    410: {"description": "The link has expired", "content": HTML},
+    503: {"description": "Temporal cannot be reached, or the case is still opening", "content": HTML},
+    504: {"description": "The case did not answer in time", "content": HTML},
+}
 
 
 @router.get(
-    "/v1/ack/{token}", response_class=Response, summary="Open an acknowledgement link", operation_id="acknowledge_link"
+    "/v1/ack/{token}",
+    response_class=Response,
+    responses=ANSWERS,
+    summary="Open an acknowledgement link",
+    operation_id="acknowledge_link",
 )
 async def open_acknowledge_link(token: str, http: Request) -> Response:
     """A browser gets a one-button page that POSTs: link scanners in mail filters prefetch GETs,
@@ -53,7 +70,11 @@ async def open_acknowledge_link(token: str, http: Request) -> Response:
 
 
 @router.post(
-    "/v1/ack/{token}", response_class=Response, summary="Acknowledge a page", operation_id="acknowledge_link_confirm"
+    "/v1/ack/{token}",
+    response_class=Response,
+    responses=ANSWERS,
+    summary="Acknowledge a page",
+    operation_id="acknowledge_link_confirm",
 )
 async def acknowledge_link(token: str, http: Request) -> Response:
     """Runs `acknowledge {by: <contact in the link>}` on the case the link names. Extra parameters are

@@ -21,11 +21,17 @@ from starter.gateway import (
     sms_routes,
     twilio_routes,
 )
+from starter.gateway.api_docs import install_docs
 from starter.gateway.errors import install_error_handlers
+from starter.gateway.headers import SecurityHeaders
+from starter.gateway.intake_rate import IntakeRate
+from starter.gateway.json_bodies import JsonBodyCheck
 from starter.gateway.limits import BodyLimit
+from starter.gateway.openapi import install_openapi
 from starter.gateway.responses import Health
 from starter.gateway.settings import GatewaySettings
 from starter.gateway.temporal import ClientFactory, Temporal
+from starter.gateway.unexpected import UnexpectedErrors
 from starter.outbox import router as outbox_router
 
 DESCRIPTION = """Support cases as durable Temporal workflows.
@@ -40,12 +46,20 @@ Errors are JSON `{"error": "..."}`; a 422 also lists `fields: [{field, problem}]
 
 
 def create_app(client_factory: ClientFactory = connect, settings: GatewaySettings | None = None) -> FastAPI:
-    app = FastAPI(title="supportflow gateway", version="1", description=DESCRIPTION)
+    app = FastAPI(title="supportflow gateway", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None)
     app.state.settings = settings or GatewaySettings.from_env()
     app.state.temporal = Temporal(client_factory)
+    app.state.intake_rate = IntakeRate.from_env()
     install_error_handlers(app)
+    install_docs(app)
+    install_openapi(app)
+    # Outermost last: an unexpected error anywhere is a JSON 500; every answer gets its security headers;
+    # bodies are capped before they are read, and JSON bodies checked before any route parses them.
+    app.add_middleware(JsonBodyCheck)
     app.add_middleware(BodyLimit)
     app.add_middleware(codec.CodecCors, origins=app.state.settings.ui_origins)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(UnexpectedErrors)
     codec.hide_credentials_in_access_log()
     for router in (intake_routes.router, case_routes.router, ack.router, portal.links, portal.pages, codec.router):
         app.include_router(router)

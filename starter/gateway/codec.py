@@ -25,7 +25,10 @@ refused, so a cross-site form can never reach the codec with the cookie.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
+import json
 import logging
 import re
 from datetime import UTC, datetime, timedelta
@@ -53,6 +56,7 @@ SCOPES = frozenset({"operate", "admin"})
 HEADERS = ("Content-Type", "X-Namespace", "Authorization")
 # A working day: long enough not to nag, short enough that a forgotten browser stops decoding.
 SESSION_LIFETIME = timedelta(hours=12)
+BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 REFUSED = {
     401: {"model": ErrorBody},
@@ -142,7 +146,22 @@ async def encode(http: Request) -> JSONResponse:
     return await _convert(http, decoding=False)
 
 
-@router.get("/codec/login", response_class=HTMLResponse, summary="Start a codec session in this browser")
+LOGIN_ANSWERS = {
+    401: {"description": "The key is not valid", "content": {"text/html": {"schema": {"type": "string"}}}},
+    403: {"description": "The key lacks the operate scope", "content": {"text/html": {"schema": {"type": "string"}}}},
+    503: {
+        "description": "Encryption is off: SUPPORTFLOW_ENCRYPTION_KEY is not set",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    },
+}
+
+
+@router.get(
+    "/codec/login",
+    response_class=HTMLResponse,
+    responses=LOGIN_ANSWERS,
+    summary="Start a codec session in this browser",
+)
 async def login_link(http: Request, key: Annotated[str, Query(max_length=1000)] = "") -> Response:
     """With `?key=` (an operate key), sets the codec cookie; without, a form that posts the key instead,
     which keeps it out of browser history and proxy logs."""
@@ -151,7 +170,12 @@ async def login_link(http: Request, key: Annotated[str, Query(max_length=1000)] 
     return _login(http, key)
 
 
-@router.post("/codec/login", response_class=HTMLResponse, include_in_schema=False)
+@router.post(
+    "/codec/login",
+    response_class=HTMLResponse,
+    responses=LOGIN_ANSWERS,
+    summary="Start a codec session in this browser (the form's POST, which keeps the key out of the URL)",
+)
 async def login_form(http: Request, key: Annotated[str, Form(max_length=1000)] = "") -> Response:
     return _login(http, key)
 
@@ -170,9 +194,12 @@ async def _convert(http: Request, decoding: bool) -> JSONResponse:
     media_type = http.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise _Unsupported("send the payloads as Content-Type: application/json")
+    body = await http.body()
+    if problems := strict_base64_problems(body):
+        raise FieldErrors(problems)
     try:
-        payloads = json_format.Parse(await http.body(), Payloads(), ignore_unknown_fields=True)
-    except (json_format.ParseError, UnicodeDecodeError) as problem:
+        payloads = json_format.Parse(body, Payloads(), ignore_unknown_fields=True)
+    except (json_format.ParseError, UnicodeDecodeError, RecursionError) as problem:
         raise field_error("payloads", f"not Temporal Payloads JSON ({problem})") from None
     try:
         converted = await (codec.decode if decoding else codec.encode)(payloads.payloads)
@@ -181,6 +208,44 @@ async def _convert(http: Request, decoding: bool) -> JSONResponse:
     body = json_format.MessageToDict(Payloads(payloads=converted))
     body.setdefault("payloads", [])
     return JSONResponse(body, headers=NO_STORE)
+
+
+def strict_base64_problems(body: bytes) -> list[tuple[str, str]]:
+    """Every `data` and `metadata` value must be base64 as written (standard or URL-safe, padding optional but
+    right): protobuf's own parser skips characters it does not know, so `"!!"` would decode as nothing."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return []  # json_format reports it
+    payloads = parsed.get("payloads") if isinstance(parsed, dict) else None
+    if not isinstance(payloads, list):
+        return []
+    problems = []
+    for i, payload in enumerate(payloads):
+        if not isinstance(payload, dict):
+            continue
+        values = [("data", payload.get("data"))]
+        metadata = payload.get("metadata")
+        if isinstance(metadata, dict):
+            values += [(f"metadata.{name}", value) for name, value in metadata.items()]
+        for field, value in values:
+            if isinstance(value, str) and not _is_base64(value):
+                problems.append((f"payloads.{i}.{field}", "not base64"))
+    return problems
+
+
+def _is_base64(text: str) -> bool:
+    standard = text.replace("-", "+").replace("_", "/")
+    if not BASE64.fullmatch(standard) or ("=" in standard and len(standard) % 4):
+        return False
+    unpadded = standard.rstrip("=")
+    if len(unpadded) % 4 == 1:
+        return False
+    try:
+        base64.b64decode(unpadded + "=" * (-len(unpadded) % 4), validate=True)
+    except binascii.Error:
+        return False
+    return True
 
 
 def authorised(http: Request) -> ApiKey:

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from starter.admission import Refused
 from starter.client import (
@@ -157,8 +158,27 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:
+            # Only FastAPI and Starlette raise these, when the body does not parse as the form it claims to be
+            # (no multipart boundary): a field error like any other.
+            detail = error.detail if isinstance(error.detail, str) else "it does not parse"
+            return _unprocessable(field_error("body", f"cannot be read as the Content-Type it declares: {detail}"))
         detail = error.detail if isinstance(error.detail, str) else "request failed"
-        return JSONResponse({"error": detail}, status_code=error.status_code, headers=getattr(error, "headers", None))
+        headers = dict(getattr(error, "headers", None) or {})
+        if error.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return JSONResponse({"error": detail}, status_code=error.status_code, headers=headers or None)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path: Starlette's own 405 names only the first route it found,
+    and `/v1/ack/{token}` (GET and POST) or `/v1/cases` (GET and POST) are two routes each."""
+    allowed: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            allowed |= set(getattr(route, "methods", None) or ())
+    return sorted(allowed)
 
 
 def http_status(error: CaseError) -> int:

@@ -9,25 +9,27 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse
 
 from starter.gateway.auth import INTAKE
 from starter.gateway.email_route import email_intake
 from starter.gateway.errors import Forbidden
+from starter.gateway.intake_rate import TOO_MANY, within_intake_rate
 from starter.gateway.opening import open_case, policy_for, receipt_time
 from starter.gateway.responses import CaseOpened, CommentAccepted, ErrorBody, FieldErrorBody
 from starter.gateway.settings import ApiKey
 from starter.intake import ChatIntake, VoicemailIntake, WebForm, chat_request, voicemail_request, web_request
 from workflows.contracts import CaseRequest
 
-router = APIRouter(tags=["intake"], dependencies=[INTAKE])
+router = APIRouter(tags=["intake"], dependencies=[INTAKE, Depends(within_intake_rate)])
 OPENED = {
     200: {"model": CaseOpened, "description": "A case with this source id already exists (duplicate: true)"},
     201: {"model": CaseOpened, "description": "A new case"},
     401: {"model": ErrorBody},
     403: {"model": ErrorBody},
     422: {"model": FieldErrorBody, "description": "A field the sender must fix, named"},
+    **TOO_MANY,
 }
 Tenant = Annotated[str, Query(description="The tenant whose policy applies, e.g. blockit", max_length=100)]
 

@@ -24,7 +24,7 @@ from starter.gateway.portal_session import Session, current_session
 from starter.gateway.portal_trouble import TROUBLE, not_found, signed_out, trouble_page
 from starter.outbox.page import dev_banner
 from tenant_policies import tenant_policy
-from workflows.contracts import CaseStatus, RequestEmergency, RequestEscalation
+from workflows.contracts import Actor, CaseStatus, RequestEmergency, RequestEscalation
 from workflows.policy import Policy
 
 router = APIRouter(include_in_schema=False)
@@ -68,6 +68,8 @@ async def escalate(
         return render_case(http, session, policy, case, ("error", "Tell us why the case needs escalating."), 422)
     try:
         update, args = _update(offer, reason.strip(), new_installation)
+        # Who acted: the case's own requester, signed in (their address stays out of the timeline).
+        args = args.model_copy(update={"actor": Actor(kind="portal", name="requester")})
         case = await cases.run_update(client, case_id, update, redact_free_text(case_id, args))
     except (cases.UpdateRejected, cases.CaseClosed) as refused:
         log.warning("portal: %s refused on %s: %s", offer.kind, case_id, refused.message)

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from starter.intake.addresses import EmailAddress
+
 
 class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -29,7 +31,7 @@ class CaseList(Answer):
 
 class PortalLinkRequest(Answer):
     tenant: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    email: str = Field(pattern=r"^[^@\s\"\\]+@[^@\s'\"\\]+$", max_length=254)
+    email: EmailAddress = Field(max_length=254, description="exactly one address, such as ana@clinic.example")
 
 
 class PortalLink(Answer):

@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     import environment
     from environment import SettingsError
     from starter.gateway.app import create_app
+    from starter.gateway.intake_rate import IntakeRate
     from starter.gateway.portal_signin import LinkLimit
     from starter.gateway.settings import GatewaySettings
     from starter.outbox.state import OutboxSettings
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         for secret in ("SUPPORTFLOW_ACK_SECRET", "SUPPORTFLOW_PORTAL_SECRET"):
             environment.required(secret, why="the gateway checks acknowledgement links and signs portal links with it")
         LinkLimit.from_env()
+        IntakeRate.from_env()
         OutboxSettings.from_env()
     except (SettingsError, ValueError) as problem:
         print(f"supportflow gateway: {problem}", file=sys.stderr)

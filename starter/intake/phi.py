@@ -10,8 +10,9 @@ was removed, never what.
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote_plus, urlsplit
 
-from workflows.contracts import CaseRequest
+from workflows.contracts import CaseRequest, Requester
 
 MARKER = "[redacted]"
 
@@ -85,11 +86,55 @@ def redact(text: str) -> tuple[str, int]:
     return text, count
 
 
+# In names, ids, notes and URLs an SSN may stand against any edge ("conv-123-45-6789", "SSN-123-45-6789"):
+# nothing there is running text whose ticket numbers must survive.
+LOOSE_SSN = re.compile(r"(?<!\d)\d{3}(?P<sep>[- ])\d{2}(?P=sep)\d{4}(?!\d)")
+# A URL's separators, read as spaces two ways: labels run into their values ("DOB-03/14/1962", "mrn_A77").
+_URL_SEPARATORS = (re.compile(r"[/_+=&;:]"), re.compile(r"[-_+=&;:]"))
+
+
+def redact_identifier(text: str) -> tuple[str, int]:
+    """`redact` for short caller-chosen text (an author, a caller id, a note quoting one): SSN shapes anywhere."""
+    text, count = redact(text)
+    text, hits = LOOSE_SSN.subn(MARKER, text)
+    return text, count + hits
+
+
+def redact_url(url: str) -> tuple[str | None, int]:
+    """A URL whose path, query or fragment holds PHI-like text keeps only its scheme and host
+    (`https://host/[redacted]`); one whose host does is dropped (None)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None, 1
+    readable = unquote_plus(f"{parts.path}?{parts.query}#{parts.fragment}")
+    found = sum(redact_identifier(text)[1] for text in [readable, *(s.sub(" ", readable) for s in _URL_SEPARATORS)])
+    if redact_identifier(unquote_plus(parts.netloc))[1]:
+        return None, 1
+    if not found:
+        return url, 0
+    return f"{parts.scheme}://{parts.netloc}/{MARKER}", found
+
+
+REQUESTER_FIELDS = ("name", "email", "phone", "company", "building")
+
+
+def phi_in_requester(requester: Requester) -> list[str]:
+    """The requester's contact fields that hold PHI-like text (Decision 14: refused, or moved to `missing`)."""
+    return [
+        f"requester.{name}"
+        for name in REQUESTER_FIELDS
+        if (value := getattr(requester, name)) is not None and redact_identifier(value)[1]
+    ]
+
+
 REQUEST_FREE_TEXT = ("subject", "description", "worked_with", "existing_case")
 
 
 def redact_request(request: CaseRequest) -> CaseRequest:
-    """Every free-text field redacted; `phi_redacted` set when anything was removed."""
+    """Every free-text field, every note (they quote what the sender gave: a Date header, a caller id) and the
+    recording URL redacted; `phi_redacted` set when anything was removed. The requester's contact fields are
+    `admit`'s to judge (`phi_in_requester`); `source_id` is stored hashed by `start_case`."""
     update: dict[str, object] = {}
     for name in REQUEST_FREE_TEXT:
         value = getattr(request, name)
@@ -97,6 +142,13 @@ def redact_request(request: CaseRequest) -> CaseRequest:
             text, found = redact(value)
             if found:
                 update[name] = text
+    notes = [redact_identifier(note) for note in request.notes]
+    if any(found for _, found in notes):
+        update["notes"] = [note for note, _ in notes]
+    if request.recording_url is not None:
+        url, found = redact_url(request.recording_url)
+        if found:
+            update["recording_url"] = url
     if not update:
         return request
     return request.model_copy(update=update | {"phi_redacted": True})

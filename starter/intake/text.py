@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import re
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from workflows.contracts import Contract
 
 SUBJECT_LIMIT = 80
+# Every control character but TAB, LF and CR (Decision 14): C0, DEL and C1. A NUL or an escape sequence in a
+# stored subject breaks terminals, logs and mail headers downstream, and no person typed it on purpose.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+Model = TypeVar("Model", bound=BaseModel)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 _PHONE_PUNCTUATION = re.compile(r"[\s().\-/]")
 
@@ -22,6 +31,34 @@ def printable(text: str) -> str:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     except UnicodeEncodeError:
         return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+
+
+def stored_text(text: str) -> str:
+    """`text` as it may be stored: no control characters but TAB, LF and CR, no lone surrogates."""
+    return _CONTROLS.sub("", printable(text))
+
+
+def with_stored_text(model: Model) -> Model:
+    """`model` with every string in it (nested models and lists of strings included) made `stored_text`."""
+    changed: dict[str, object] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        cleaned = _stored_value(value)
+        if cleaned is not value:
+            changed[name] = cleaned
+    return model.model_copy(update=changed) if changed else model
+
+
+def _stored_value(value: object) -> object:
+    if isinstance(value, str):
+        cleaned = stored_text(value)
+        return value if cleaned == value else cleaned
+    if isinstance(value, list) and any(isinstance(item, str) for item in value):
+        cleaned_items = [_stored_value(item) for item in value]
+        return value if all(a is b for a, b in zip(cleaned_items, value, strict=True)) else cleaned_items
+    if isinstance(value, Contract):  # a requester, an actor; never a whole policy (apply_policy)
+        return with_stored_text(value)
+    return value
 
 
 def one_line(text: str) -> str:

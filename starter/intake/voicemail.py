@@ -70,10 +70,12 @@ def voicemail_request(body: VoicemailIntake, policy: Policy, receipt_time: datet
     """Never refuses: a night-time voicemail always opens a case, with any doubt recorded in `notes`
     (`admit` replaces a `received_at` the clock cannot start from)."""
     notes: list[str] = []
+    # A tenant that takes no PHI gets no caller-typed value quoted back into its notes.
+    quote = (lambda value: "") if policy.intake.redact_phi else (lambda value: f" {value!r}")
     if body.callback_number is None:
-        notes.append(f"caller id {body.caller_number!r} is not a phone number; no number to call back")
+        notes.append(f"caller id{quote(body.caller_number)} is not a phone number; no number to call back")
     if body.extension is not None and body.extension not in policy.intake.extensions:
-        notes.append(f"extension {body.extension!r} is not in the policy; opened as voicemail")
+        notes.append(f"extension{quote(body.extension)} is not in the policy; opened as voicemail")
     transcription = body.transcription.strip()
     recording_url = body.recording_url
     if recording_url is not None and not recording_url.startswith("https://"):

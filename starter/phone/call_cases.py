@@ -60,7 +60,8 @@ def voicemail_request(policy: Policy, channel: Channel, call: TwilioCall, receip
     """The case a recording opens. The description comes later, from Twilio's transcription (`amend`)."""
     notes: list[str] = []
     if call.callback_number is None:
-        notes.append(f"caller id {call.caller[:40]!r} is not a phone number; no number to call back")
+        quoted = "" if policy.intake.redact_phi else f" {call.caller[:40]!r}"
+        notes.append(f"caller id{quoted} is not a phone number; no number to call back")
     recording = call.recording_url
     if recording is not None and not recording.startswith("https://"):
         notes.append("the recording URL was not https; it is left out")
