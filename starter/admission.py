@@ -74,10 +74,13 @@ def admit(request: CaseRequest, policy: Policy, receipt_time: datetime, operator
                     (field, f"{policy.tenant} takes no PHI: this looks like an SSN, a date of birth or a record number")
                 )
             else:
-                # Nobody is there to correct it: the case opens without it, and asks when the field is required.
+                # Nobody is there to correct it: the case opens without it, and asks for it (Decision 14).
                 name = field.removeprefix("requester.")
                 requester = request.requester.model_copy(update={name: None})
-                request = request.model_copy(update={"requester": requester, "phi_redacted": True})
+                withheld = [*request.withheld, field]
+                request = request.model_copy(
+                    update={"requester": requester, "phi_redacted": True, "withheld": withheld}
+                )
                 notes.append(f"{field} looked like PHI (an SSN, a date of birth or a record number); not kept")
     if synchronous and not operator:
         problems += [(field, f"required by the {policy.tenant} policy") for field in missing_fields(request, policy)]

@@ -42,7 +42,7 @@ async def open_from_json(request: CaseRequest, http: Request, key: ApiKey = INTA
     now = receipt_time()
     policy = policy_for(request.tenant, now)
     # What the gateway found (redaction, notes) and who answered a call are the gateway's to say, never the caller's.
-    request = request.model_copy(update={"phi_redacted": False, "notes": [], "answered_by": None})
+    request = request.model_copy(update={"phi_redacted": False, "notes": [], "answered_by": None, "withheld": []})
     return await open_case(http, request, policy, now)
 
 
