@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,7 @@ def _expand_unchanged(path: str, mtime_ns: int, size: int, first_year: int, last
     return expand_holidays(_read_unchanged(path, mtime_ns, size), first_year, last_year)
 
 
-def _problem(error: dict[str, Any]) -> str:
+def _problem(error: Mapping[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key"
     if error["type"] == "missing":

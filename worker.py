@@ -200,7 +200,7 @@ async def search_attribute_problems(client: Client, namespace: str) -> list[str]
         raise
     problems = []
     for key in search_attributes.ALL:
-        expected = IndexedValueType.Name(key.indexed_value_type)
+        expected = IndexedValueType.Name(key.indexed_value_type)  # type: ignore[arg-type]
         registered_type = listed.custom_attributes.get(key.name)
         if registered_type is None:
             problems.append(f"{key.name} ({_type_label(expected)}) is missing")

@@ -61,4 +61,4 @@ def left_out(status: CaseStatus) -> bool:
     closes = [entry for entry in status.timeline if entry.event == "closed"]
     reason = str(closes[-1].detail.get("reason") or "") if closes else ""
     first = FIRST_WORD.match(reason)
-    return bool(first) and first.group(1).lower() in EXCLUDED_CLOSES
+    return first is not None and first.group(1).lower() in EXCLUDED_CLOSES

@@ -110,9 +110,10 @@ class SlaReportBuilder:
         for level in levels:
             cases = [s for s in counted if s.severity == level]
             tallies = self.tallies(level, cases)
-            for target in totals:
-                if tallies.get(target) is not None:
-                    totals[target].merge(tallies[target])
+            for target, total in totals.items():
+                tally = tallies.get(target)  # type: ignore[call-overload]
+                if tally is not None:
+                    total.merge(tally)
             blocks.append(
                 SeverityFigures(
                     severity=level,

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, and_, create_engine, event, inspect, not_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,7 +31,8 @@ from workflows.contracts import CaseStatus
 VARIABLE = "SUPPORTFLOW_ARCHIVE_URL"
 DEFAULT_FILE = Path(".data") / "cases.sqlite"
 PLAIN = "json/plain"
-DIALECTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+# Each dialect's INSERT with its ON CONFLICT clause (SQLite and PostgreSQL spell it alike).
+DIALECTS: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 CONNECT_TIMEOUT_SECONDS = 5
 
 

@@ -204,7 +204,7 @@ class DevServer:
         return self._process
 
     def _choose_ports(self) -> None:
-        chosen = []
+        chosen: list[int | None] = []
         for role, requested in self._requested.items():
             if role == "Temporal web UI" and not self.ui:
                 chosen.append(None)

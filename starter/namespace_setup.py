@@ -61,7 +61,7 @@ async def setup_namespace(client: Client, namespace: str, retention: timedelta) 
         if problem.status != RPCStatusCode.NOT_FOUND:
             raise
         await client.workflow_service.register_namespace(
-            RegisterNamespaceRequest(namespace=namespace, workflow_execution_retention_period=retention)
+            RegisterNamespaceRequest(namespace=namespace, workflow_execution_retention_period=retention)  # type: ignore[arg-type]
         )
         done.append(f"created namespace {namespace} (retention {retention.days}d)")
     missing = await _missing_attributes(client, namespace)
@@ -88,7 +88,7 @@ async def _missing_attributes(client: Client, namespace: str) -> dict[str, int]:
 
     found = await _until(listed, f"namespace {namespace} to answer")
     wrong = [
-        f"{name} is {IndexedValueType.Name(found[name])}, the contract says {IndexedValueType.Name(wanted)}"
+        f"{name} is {IndexedValueType.Name(found[name])}, the contract says {IndexedValueType.Name(wanted)}"  # type: ignore[arg-type]
         for name, wanted in contract_attributes().items()
         if name in found and found[name] != wanted
     ]

@@ -109,7 +109,9 @@ async def up(
     except asyncio.CancelledError:
         if not interrupted():
             raise
-        asyncio.current_task().uncancel()
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
         return 0
     finally:
         for service in reversed(services):
@@ -261,7 +263,8 @@ def _stop_on_signals() -> Callable[[], bool]:
     def on_signal(signum: int) -> None:
         if not received:
             print("\nsupportflow up: stopping the worker, then the server…", file=sys.stderr)
-            main.cancel()
+            if main is not None:
+                main.cancel()
         received.append(signum)
 
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -23,5 +23,5 @@ ARCHIVE_RETRY = RetryPolicy(
 # One attempt: a write is milliseconds; a connection attempt gives up after 5 s (archive/store.py).
 ARCHIVE_START_TO_CLOSE = timedelta(seconds=30)
 
-# `workflow.execute_activity(ARCHIVE_ACTIVITY, status, **ARCHIVE_OPTIONS)`; no schedule-to-close: retried forever.
-ARCHIVE_OPTIONS = dict(start_to_close_timeout=ARCHIVE_START_TO_CLOSE, retry_policy=ARCHIVE_RETRY)
+# No schedule-to-close: the write is retried forever.
+ARCHIVE_OPTIONS = {"start_to_close_timeout": ARCHIVE_START_TO_CLOSE, "retry_policy": ARCHIVE_RETRY}

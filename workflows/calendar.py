@@ -91,7 +91,7 @@ class BusinessCalendar:
             tz = self.tz
             midnight = datetime.combine(day, time(0))
             offset = midnight.replace(tzinfo=tz).utcoffset()
-            if offset == (midnight + ONE_DAY).replace(tzinfo=tz).utcoffset():
+            if offset is not None and offset == (midnight + ONE_DAY).replace(tzinfo=tz).utcoffset():
                 # No clock change today (almost every day): one offset serves every hour.
                 base = (midnight - offset).replace(tzinfo=UTC)
                 intervals = tuple((base + MINUTE * start, base + MINUTE * end) for start, end in ranges)

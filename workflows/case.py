@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import messages, metrics
     from workflows import search_attributes as sa
     from workflows.alarm_clock import AlarmClock
-    from workflows.archive_policy import ARCHIVE_ACTIVITY, ARCHIVE_OPTIONS
+    from workflows.archive_policy import ARCHIVE_ACTIVITY, ARCHIVE_RETRY, ARCHIVE_START_TO_CLOSE
     from workflows.contracts import CASE_STILL_OPENING, UPDATE_REJECTED, CaseRequest, CaseStatus, Close, Comment
     from workflows.escalation import Escalation
     from workflows.opening import opened_case
@@ -33,11 +33,9 @@ with workflow.unsafe.imports_passed_through():
 
 CLOSE_GRACE = timedelta(minutes=1)
 MEMO_KEYS = ("subject", "assignee")
-POLICY_LOAD = dict(
-    start_to_close_timeout=timedelta(seconds=30),
-    retry_policy=RetryPolicy(
-        maximum_interval=timedelta(seconds=30), non_retryable_error_types=["UnknownTenant", "InvalidPolicy"]
-    ),
+POLICY_LOAD_TIMEOUT = timedelta(seconds=30)
+POLICY_LOAD_RETRY = RetryPolicy(
+    maximum_interval=timedelta(seconds=30), non_retryable_error_types=["UnknownTenant", "InvalidPolicy"]
 )
 
 
@@ -98,7 +96,11 @@ class SupportCaseWorkflow:
         case = self.ready_case()
         if carried is None:  # the archive's opening row, so reports see open cases; a case opens whatever it does
             self.opening_record = workflow.start_activity(
-                ARCHIVE_ACTIVITY, case.status(), summary="archive the opened case", **ARCHIVE_OPTIONS
+                ARCHIVE_ACTIVITY,
+                case.status(),
+                summary="archive the opened case",
+                start_to_close_timeout=ARCHIVE_START_TO_CLOSE,
+                retry_policy=ARCHIVE_RETRY,
             )
         for comment in self.early_comments:
             self.comment(comment)
@@ -134,7 +136,8 @@ class SupportCaseWorkflow:
             LoadPolicyRequest(tenant=tenant, year=year, policy=policy),
             result_type=LoadedPolicy,
             summary=f"load the {tenant} policy, holidays around {year}",
-            **POLICY_LOAD,  # type: ignore[arg-type]
+            start_to_close_timeout=POLICY_LOAD_TIMEOUT,
+            retry_policy=POLICY_LOAD_RETRY,
         )
 
     async def keep_holidays_ahead(self) -> None:
@@ -206,7 +209,7 @@ class SupportCaseWorkflow:
 
     def update_validator(self, update: Update):
         def validate(args: Any) -> None:
-            rejected(self.case and update.refuse(self.case, args))
+            rejected(update.refuse(self.case, args) if self.case else None)
 
         validate.__annotations__ = {"args": update.model, "return": None}
         return validate
@@ -307,7 +310,11 @@ class SupportCaseWorkflow:
         if self.opening_record is not None and not self.opening_record.done():
             self.opening_record.cancel()  # the final row supersedes it
         await workflow.execute_activity(
-            ARCHIVE_ACTIVITY, case.status(), summary="archive the closed case", **ARCHIVE_OPTIONS
+            ARCHIVE_ACTIVITY,
+            case.status(),
+            summary="archive the closed case",
+            start_to_close_timeout=ARCHIVE_START_TO_CLOSE,
+            retry_policy=ARCHIVE_RETRY,
         )
 
     def ready_case(self) -> CaseState:

@@ -199,12 +199,11 @@ class Escalation:
         elif delivery.ladder == "missing_fields":
             case.record(now, "missing_requested", fields=case.missing, channel=delivery.channel, attempts=attempts)
         else:
-            case.record(now, "notification_sent", **_where(delivery), attempts=attempts)
+            case.record(now, "notification_sent", None, **_where(delivery), attempts=attempts)
 
     def failed(self, delivery: Delivery, attempts: int | None, last_error: str) -> None:
-        self.case.record(
-            workflow.now(), "notification_failed", **_where(delivery), attempts=attempts, last_error=last_error
-        )
+        where = _where(delivery)
+        self.case.record(workflow.now(), "notification_failed", None, **where, attempts=attempts, last_error=last_error)
 
     def why_cancelled(self) -> str:
         return CLOSED if self.case.state == "closed" else STOPPED

@@ -337,7 +337,7 @@ class Policy(Strict):
     def severity_for(self, channel: str, given: int | None) -> int:
         if given is not None:
             return given
-        return self.intake.channel_severity.get(channel, self.default_severity)
+        return self.intake.channel_severity.get(channel, self.default_severity)  # type: ignore[call-overload]
 
     def reference_problems(self) -> list[tuple[str, str]]:
         """Cross-references pydantic cannot see: (field path, problem)."""

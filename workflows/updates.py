@@ -59,7 +59,7 @@ def meet_first_response(case: CaseState, now: datetime) -> None:
 def resume_from_pause(case: CaseState, now: datetime, why: str, args: UpdateArgs | None = None) -> None:
     paused_seconds = case.end_pause(now)
     case.state, case.state_before_pause = case.state_before_pause or "responded", None
-    case.record(now, "resumed", actor=args and args.actor, why=why, paused_seconds=paused_seconds)
+    case.record(now, "resumed", args.actor if args else None, why=why, paused_seconds=paused_seconds)
 
 
 # --- respond ---------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ async def post(
         async with httpx.AsyncClient(
             timeout=settings.delivery_timeout, follow_redirects=False, verify=tls.for_http()
         ) as client:
-            response = await client.post(url, json=json, data=form, content=content, auth=auth, headers=sent)
+            response = await client.post(url, json=json, data=form, content=content, auth=auth, headers=sent)  # type: ignore[arg-type]
     except httpx.TimeoutException:
         raise DeliveryUnavailable(f"{where} did not answer within {settings.delivery_timeout:g} s") from None
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as problem:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
@@ -117,7 +117,7 @@ def _dest(path: tuple[str, ...]) -> str:
     return DEST_PREFIX + ".".join(path)
 
 
-def _problem(error: dict[str, Any]) -> str:
+def _problem(error: Mapping[str, Any]) -> str:
     if error["type"] == "missing":
         return "required"
     if error["type"] == "extra_forbidden":

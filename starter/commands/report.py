@@ -110,7 +110,7 @@ async def report_sla(args: argparse.Namespace) -> int:
 
 
 def rows(report: SlaReport) -> list[tuple]:
-    found = []
+    found: list[tuple] = []
     for block in report.severities:
         for target in ("response", "resolution", "emergency"):
             figures: TargetFigures | None = getattr(block, target)

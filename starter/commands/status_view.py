@@ -125,7 +125,7 @@ def escalation_line(status: CaseStatus) -> str:
     escalation = status.escalation
     if escalation.ladder is None:
         return "none"
-    parts = [escalation.ladder]
+    parts: list[str] = [escalation.ladder]
     if escalation.running:
         parts.append(f"step {escalation.step}" + (f", round {escalation.round}" if escalation.round > 1 else ""))
         parts.append("running: " + ", ".join(escalation.running))

@@ -16,11 +16,12 @@ from signed_links import AckClaim, AckLinkError, AckLinkExpired, verify_ack_toke
 from starter import client as cases
 from starter.gateway.errors import http_status
 from starter.gateway.pages import message_page, page
+from starter.gateway.responses import Responses
 from workflows.contracts import Acknowledge, Actor
 
 router = APIRouter(tags=["acknowledge"])
 HTML = {"text/html": {"schema": {"type": "string"}}}
-ANSWERS = {
+ANSWERS: Responses = {
     200: {
         "description": "A page (the confirmation, or acknowledged); TwiML when Twilio's voice webhook calls",
         "content": HTML | {"text/xml": {"schema": {"type": "string"}}},

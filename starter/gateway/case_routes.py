@@ -21,14 +21,14 @@ from starter.fleet import FilterError, fleet_query, requester_keys, soonest_firs
 from starter.gateway.auth import OPERATE, READ_ONE, require
 from starter.gateway.errors import field_error
 from starter.gateway.phi import redact_free_text
-from starter.gateway.responses import CaseList, CommentAccepted, ErrorBody, FieldErrorBody
+from starter.gateway.responses import CaseList, CommentAccepted, ErrorBody, FieldErrorBody, Responses
 from starter.gateway.settings import ApiKey
 from workflows.contracts import Actor, Amend, CaseStateName, CaseStatus, Comment
 from workflows.updates import UPDATES, Update
 
 router = APIRouter(tags=["cases"])
 CaseId = Annotated[str, Path(description="case-<tenant>-<key>", max_length=200)]
-ACTED = {
+ACTED: Responses = {
     401: {"model": ErrorBody},
     403: {"model": ErrorBody},
     404: {"model": ErrorBody, "description": "No such case"},
@@ -139,7 +139,7 @@ def _update_route(update: Update) -> None:
     ) -> CaseStatus:
         client = await http.app.state.temporal.client()
         # Who acted is who authenticated; the address's index is the gateway's to compute, never the caller's.
-        args = args.model_copy(update={"actor": Actor(kind="key", name=key.name)})
+        args = args.model_copy(update={"actor": Actor(kind="key", name=key.name)})  # type: ignore[attr-defined]
         if isinstance(args, Amend):
             args = cases.with_requester_email_key(client, args)
         return await cases.run_update(client, case_id, update.name, redact_free_text(case_id, args))

@@ -46,7 +46,7 @@ from starter.encryption import DecryptionError, EncryptionCodec
 from starter.gateway.auth import find_key
 from starter.gateway.errors import FieldErrors, Forbidden, GatewayError, Unauthorized, Unavailable, field_error
 from starter.gateway.pages import message_page, page
-from starter.gateway.responses import ErrorBody, FieldErrorBody
+from starter.gateway.responses import ErrorBody, FieldErrorBody, Responses
 from starter.gateway.settings import ApiKey, GatewaySettings
 
 router = APIRouter(tags=["codec"])
@@ -58,7 +58,7 @@ HEADERS = ("Content-Type", "X-Namespace", "Authorization")
 SESSION_LIFETIME = timedelta(hours=12)
 BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-REFUSED = {
+REFUSED: Responses = {
     401: {"model": ErrorBody},
     403: {"model": ErrorBody},
     415: {"model": ErrorBody},
@@ -146,7 +146,7 @@ async def encode(http: Request) -> JSONResponse:
     return await _convert(http, decoding=False)
 
 
-LOGIN_ANSWERS = {
+LOGIN_ANSWERS: Responses = {
     401: {"description": "The key is not valid", "content": {"text/html": {"schema": {"type": "string"}}}},
     403: {"description": "The key lacks the operate scope", "content": {"text/html": {"schema": {"type": "string"}}}},
     503: {
@@ -205,9 +205,9 @@ async def _convert(http: Request, decoding: bool) -> JSONResponse:
         converted = await (codec.decode if decoding else codec.encode)(payloads.payloads)
     except DecryptionError as problem:
         raise FieldErrors([("payloads", str(problem))]) from None
-    body = json_format.MessageToDict(Payloads(payloads=converted))
-    body.setdefault("payloads", [])
-    return JSONResponse(body, headers=NO_STORE)
+    answer = json_format.MessageToDict(Payloads(payloads=converted))
+    answer.setdefault("payloads", [])
+    return JSONResponse(answer, headers=NO_STORE)
 
 
 def strict_base64_problems(body: bytes) -> list[tuple[str, str]]:

@@ -6,7 +6,7 @@ Every error body is JSON `{"error": "..."}`; a 422 adds
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -94,7 +94,7 @@ class Unavailable(GatewayError):
 
 
 def problems_from(
-    errors: Iterable[dict[str, Any]], drop: tuple[str, ...] = ("body", "query", "path", "header")
+    errors: Iterable[Mapping[str, Any]], drop: tuple[str, ...] = ("body", "query", "path", "header")
 ) -> list[tuple[str, str]]:
     """pydantic/FastAPI error dicts as (dotted field, problem); `body.requester.email` → `requester.email`."""
     found: list[tuple[str, str]] = []
@@ -112,7 +112,7 @@ def problems_from(
     return found
 
 
-def _problem(error: dict[str, Any]) -> str:
+def _problem(error: Mapping[str, Any]) -> str:
     kind = error.get("type")
     if kind == "missing":
         return "required field is missing"

@@ -21,12 +21,12 @@ import environment
 from environment import SettingsError
 from starter.gateway.auth import INTAKE
 from starter.gateway.errors import GatewayError
-from starter.gateway.responses import ErrorBody
+from starter.gateway.responses import ErrorBody, Responses
 from starter.gateway.settings import ApiKey
 
 RATE_VARIABLE = "SUPPORTFLOW_RATE_INTAKE"
 DEFAULT_PER_MINUTE = 12_000
-TOO_MANY = {
+TOO_MANY: Responses = {
     429: {
         "model": ErrorBody,
         "description": f"This key sent more intake requests than {RATE_VARIABLE} allows per minute",

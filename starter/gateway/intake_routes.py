@@ -17,13 +17,13 @@ from starter.gateway.email_route import email_intake
 from starter.gateway.errors import Forbidden
 from starter.gateway.intake_rate import TOO_MANY, within_intake_rate
 from starter.gateway.opening import open_case, policy_for, receipt_time
-from starter.gateway.responses import CaseOpened, CommentAccepted, ErrorBody, FieldErrorBody
+from starter.gateway.responses import CaseOpened, CommentAccepted, ErrorBody, FieldErrorBody, Responses
 from starter.gateway.settings import ApiKey
 from starter.intake import ChatIntake, VoicemailIntake, WebForm, chat_request, voicemail_request, web_request
 from workflows.contracts import CaseRequest
 
 router = APIRouter(tags=["intake"], dependencies=[INTAKE, Depends(within_intake_rate)])
-OPENED = {
+OPENED: Responses = {
     200: {"model": CaseOpened, "description": "A case with this source id already exists (duplicate: true)"},
     201: {"model": CaseOpened, "description": "A new case"},
     401: {"model": ErrorBody},

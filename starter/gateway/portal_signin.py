@@ -124,7 +124,7 @@ async def send_sign_in_link(app: FastAPI, policy: Policy, email: str) -> bool:
     try:
         case = await newest_case(await app.state.temporal.client(), policy.tenant, email)
     except TROUBLE as trouble:
-        log.warning("portal sign-in: cases could not be looked up: %s", trouble.message)
+        log.warning("portal sign-in: cases could not be looked up: %s", trouble)
         return False
     if case is None:
         return False

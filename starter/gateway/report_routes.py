@@ -20,13 +20,13 @@ from archive.store import Archive, ArchiveError, archive_url
 from starter.encryption import keyring_from_env
 from starter.gateway.auth import OPERATE
 from starter.gateway.errors import Unavailable, field_error
-from starter.gateway.responses import ErrorBody, FieldErrorBody
+from starter.gateway.responses import ErrorBody, FieldErrorBody, Responses
 from starter.records import FieldProblem, archived_in, date_range, tenant_policy, with_holidays
 from tenant_policies import PolicyError
 from workflows.contracts import SlaReport
 
 router = APIRouter(tags=["reports"])
-REPORTED = {
+REPORTED: Responses = {
     401: {"model": ErrorBody},
     403: {"model": ErrorBody},
     422: {"model": FieldErrorBody, "description": "An unknown tenant, or a date range that is unparseable or inverted"},

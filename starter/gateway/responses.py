@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from starter.intake.addresses import EmailAddress
+
+# The OpenAPI answers a route documents beside its own: status code → {"model": …, "description": …}.
+Responses = dict[int | str, dict[str, Any]]
 
 
 class Answer(BaseModel):

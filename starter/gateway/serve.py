@@ -45,13 +45,15 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         archive = Archive.from_env()
-        problem = archive.reachable()
+        unreachable = archive.reachable()
         archive.dispose()
     except ArchiveError as unusable:
         print(f"supportflow gateway: {unusable}", file=sys.stderr)
         return 2
-    if problem:
-        print(f"supportflow gateway: warning: {problem}; GET /v1/reports/sla answers 503 until then", file=sys.stderr)
+    if unreachable:
+        print(
+            f"supportflow gateway: warning: {unreachable}; GET /v1/reports/sla answers 503 until then", file=sys.stderr
+        )
     if not settings.api_keys:
         print("supportflow gateway: SUPPORTFLOW_API_KEYS is empty; every keyed route will answer 401", file=sys.stderr)
     uvicorn.run(

@@ -30,7 +30,7 @@ import tenant_policies
 from starter import client as cases
 from starter.admission import Refused, admit
 from starter.gateway.errors import FieldErrors, Forbidden, Unavailable
-from starter.gateway.responses import ErrorBody
+from starter.gateway.responses import ErrorBody, Responses
 from starter.intake import redact
 from starter.phone import call_flow
 from starter.phone.call_cases import TwilioCall, answered_request, voicemail_request
@@ -72,7 +72,7 @@ async def twilio_call(http: Request) -> TwilioCall:
 
 SignedCall = Annotated[TwilioCall, Depends(twilio_call)]
 Tenant = Annotated[str, Query(max_length=100, description="The tenant whose policy answers the call")]
-SIGNED = {403: {"model": ErrorBody}, 503: {"model": ErrorBody}}
+SIGNED: Responses = {403: {"model": ErrorBody}, 503: {"model": ErrorBody}}
 router = APIRouter(prefix="/v1/twilio/voice", tags=["twilio"], responses=SIGNED)
 
 

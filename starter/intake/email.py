@@ -251,7 +251,7 @@ def _decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
 
 
 def _attachment(part: Message) -> Attachment:
-    payload = part.get_payload(decode=not part.is_multipart())
+    payload = part.get_payload(decode=not part.is_multipart())  # type: ignore[call-overload]
     name = _filename(part)
     if isinstance(payload, bytes):
         size = len(payload)

@@ -130,7 +130,7 @@ def _close(client: IMAPClient) -> None:
     try:
         client.logout()
     except CONNECTION_TROUBLE:
-        with contextlib.suppress(CONNECTION_TROUBLE):
+        with contextlib.suppress(*CONNECTION_TROUBLE):
             client.shutdown()
 
 

@@ -46,7 +46,7 @@ async def outbox_lifespan(app: FastAPI) -> AsyncIterator[None]:
             f"the outbox's SMTP server cannot listen on {SMTP_HOST}:{settings.smtp_port} "
             f"(SUPPORTFLOW_OUTBOX_SMTP_PORT): {problem.strerror or problem}"
         ) from None
-    app.state.outbox = Outbox(store, listening_port(server))
+    app.state.outbox = Outbox(store, listening_port(server))  # type: ignore[arg-type]
     log.info(
         "outbox mode: messages are kept in %s; SMTP on %s:%d",
         settings.file or "memory",

@@ -59,5 +59,5 @@ async def start_smtp(store: OutboxStore, port: int = 0) -> asyncio.AbstractServe
     return await loop.create_server(lambda: SMTP(mailbox, hostname=HOSTNAME, loop=loop), SMTP_HOST, port)
 
 
-def listening_port(server: asyncio.AbstractServer) -> int:
+def listening_port(server: asyncio.Server) -> int:
     return server.sockets[0].getsockname()[1]

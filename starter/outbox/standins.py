@@ -111,7 +111,7 @@ def _created(
     link: str | None = None,
 ) -> JSONResponse:
     to = form.get("To", "")
-    reason = json.loads(refusal.body)["message"] if refusal is not None else None
+    reason = json.loads(bytes(refusal.body))["message"] if refusal is not None else None
     outbox.store.capture(Captured(key, channel, to, None, text, link or ack_link(text), reason))
     if refusal is not None:
         return refusal
