@@ -34,7 +34,7 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 
-from activities.policy import expand_holidays, read_policy_file
+from tenant_policies import expand_holidays, read_policy_file
 from archive.live import with_live_status
 from archive.migrate import migrate
 from archive.replay import replay
@@ -51,7 +51,7 @@ from bench.stack import Stack
 from bench.table import Row, render
 from starter.processes import ChildProcess
 from workflows.contracts import CaseRequest, CaseStatus, Requester, TimelineEntry
-from workflows.state import open_case
+from workflows.opening import opened_case as open_case
 
 ARCHIVE_QUEUE = "bench-archive"
 MONTH = (date(2030, 1, 1), date(2030, 2, 1))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from activities.policy import expand_holidays, policy_path
+from tenant_policies import expand_holidays, policy_path
 from archive.report import window
 from archive.store import Archive
 from workflows.policy import LoadedPolicy, Policy
@@ -43,7 +43,7 @@ def date_range(start_text: str | None, end_text: str | None) -> tuple[date, date
 
 def tenant_policy(tenant: str | None) -> Policy:
     """The tenant's policy file; an unknown tenant names `tenant`. A broken file raises PolicyError."""
-    from activities.policy import read_policy_file
+    from tenant_policies import read_policy_file
     from starter.gateway.policies import TENANT
 
     if not tenant or not TENANT.fullmatch(tenant) or not policy_path(tenant).is_file():

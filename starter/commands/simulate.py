@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from activities.policy import PolicyError, read_policy_file
+from tenant_policies import PolicyError, read_policy_file
 from archive.whatif import simulate
 from starter.commands.connection import CommandFailed, run
 from starter.commands.report import gather

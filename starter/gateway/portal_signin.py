@@ -30,12 +30,13 @@ from limits.strategies import MovingWindowRateLimiter
 
 from activities.channels.failures import DeliveryFailed
 from activities.deliver import send
+from environment import SettingsError
 from starter.gateway.pages import message_page
 from starter.gateway.portal_cases import newest_case
 from starter.gateway.portal_pages import sign_in_page, when
 from starter.gateway.portal_session import magic_link
 from starter.gateway.portal_trouble import TROUBLE, trouble_page
-from starter.gateway.settings import GatewaySettings, GatewaySettingsError
+from starter.gateway.settings import GatewaySettings
 from starter.intake.addresses import LIMIT as EMAIL_LIMIT
 from starter.intake.addresses import is_email_address
 from starter.outbox.page import dev_banner
@@ -60,7 +61,7 @@ class LinkLimit:
     def from_env(cls, env: Mapping[str, str] | None = None) -> LinkLimit:
         raw = (os.environ if env is None else env).get(RATE_VARIABLE, "").strip()
         if raw and not raw.isdigit():
-            raise GatewaySettingsError(f"{RATE_VARIABLE}={raw!r}: expected a whole number per hour (0 turns it off)")
+            raise SettingsError(f"{RATE_VARIABLE}={raw!r}: expected a whole number per hour (0 turns it off)")
         return cls(int(raw) if raw else DEFAULT_PER_HOUR)
 
     def retry_after(self, email: str, ip: str) -> int | None:

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from activities.policy import PolicyError
+from tenant_policies import PolicyError
 from archive.live import with_live_status
 from archive.report import sla_report
 from archive.store import Archive, ArchiveError, archive_url
