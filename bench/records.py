@@ -34,7 +34,6 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 
-from tenant_policies import expand_holidays, read_policy_file
 from archive.live import with_live_status
 from archive.migrate import migrate
 from archive.replay import replay
@@ -50,6 +49,7 @@ from bench.policy import REPO
 from bench.stack import Stack
 from bench.table import Row, render
 from starter.processes import ChildProcess
+from tenant_policies import expand_holidays, read_policy_file
 from workflows.contracts import CaseRequest, CaseStatus, Requester, TimelineEntry
 from workflows.opening import opened_case as open_case
 

@@ -32,6 +32,8 @@ from bench.policy import REPO, write_policy_dir
 from bench.procstat import CpuMark, cpu_seconds, rss_bytes
 from starter.devserver import HOST, DevServer, free_port
 from starter.processes import ChildProcess
+from tenant_policies import expand_holidays, read_policy_file
+from workflows.policy import LoadedPolicy, years_around
 
 sys.path.insert(0, str(REPO / "tests"))
 from support.receivers import HttpReceiver, SmtpReceiver
@@ -85,8 +87,11 @@ class Stack:
         self.gateway_url = ""
         self.archive_url = f"sqlite:///{root / 'cases.sqlite'}"
         # Fresh per run, as `supportflow up` makes them per data dir: worker and gateway refuse to start without.
-        self.secrets = {name: secrets.token_urlsafe(32) for name in ("SUPPORTFLOW_ACK_SECRET", "SUPPORTFLOW_PORTAL_SECRET")}
+        self.secrets = {
+            name: secrets.token_urlsafe(32) for name in ("SUPPORTFLOW_ACK_SECRET", "SUPPORTFLOW_PORTAL_SECRET")
+        }
         self._log_read: dict[Path, int] = {}
+        self._policies: dict[tuple[str, int], LoadedPolicy] = {}
 
     async def start(self) -> Stack:
         await self.hooks.start()
@@ -103,6 +108,14 @@ class Stack:
         await self.server.stop()
         await self.smtp.stop()
         await self.hooks.stop()
+
+    def loaded_policy(self, tenant: str, year: int) -> LoadedPolicy:
+        """The tenant's policy from this stack's policy folder (not the shipped one), read once."""
+        key = (tenant, year)
+        if key not in self._policies:
+            policy = read_policy_file(self.policy_dir / f"{tenant}.yaml")
+            self._policies[key] = expand_holidays(policy, *years_around(year))
+        return self._policies[key]
 
     # --- the measured processes ---------------------------------------------------
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from tenant_policies import expand_holidays, policy_path
 from archive.report import window
 from archive.store import Archive
+from tenant_policies import expand_holidays, policy_path
 from workflows.policy import LoadedPolicy, Policy
 
 
@@ -43,8 +43,8 @@ def date_range(start_text: str | None, end_text: str | None) -> tuple[date, date
 
 def tenant_policy(tenant: str | None) -> Policy:
     """The tenant's policy file; an unknown tenant names `tenant`. A broken file raises PolicyError."""
-    from tenant_policies import read_policy_file
     from starter.gateway.policies import TENANT
+    from tenant_policies import read_policy_file
 
     if not tenant or not TENANT.fullmatch(tenant) or not policy_path(tenant).is_file():
         raise FieldProblem("tenant", f"unknown tenant {(tenant or '')[:80]!r} (no {policy_path(tenant or 'T')})")

@@ -15,9 +15,9 @@ import yaml
 from postgres_fixtures import postgres  # noqa: F401
 from records_scenario import ASKED_AT, FROM, TO, Week, week, week_archive  # noqa: F401
 
-from tenant_policies import read_policy_file
 from archive.whatif import simulate
 from starter.records import with_holidays
+from tenant_policies import read_policy_file
 
 REPO = Path(__file__).resolve().parent.parent
 

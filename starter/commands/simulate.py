@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from tenant_policies import PolicyError, read_policy_file
 from archive.whatif import simulate
 from starter.commands.connection import CommandFailed, run
 from starter.commands.report import gather
 from starter.records import with_holidays
+from tenant_policies import PolicyError, read_policy_file
 from workflows.contracts import WhatIf
 
 

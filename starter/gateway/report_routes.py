@@ -14,7 +14,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from tenant_policies import PolicyError
 from archive.live import with_live_status
 from archive.report import sla_report
 from archive.store import Archive, ArchiveError, archive_url
@@ -23,6 +22,7 @@ from starter.gateway.auth import OPERATE
 from starter.gateway.errors import Unavailable, field_error
 from starter.gateway.responses import ErrorBody, FieldErrorBody
 from starter.records import FieldProblem, archived_in, date_range, tenant_policy, with_holidays
+from tenant_policies import PolicyError
 from workflows.contracts import SlaReport
 
 router = APIRouter(tags=["reports"])
