@@ -101,4 +101,6 @@ def summary(execution: WorkflowExecution) -> CaseSummary:
 async def list_cases(client: Client, query: str, limit: int | None = None) -> list[CaseSummary]:
     """Cases matching `query`, up to `limit`, only `SupportCase` workflows."""
     scoped = f"WorkflowType = 'SupportCase' AND {query}" if query else "WorkflowType = 'SupportCase'"
-    return [summary(execution) async for execution in client.list_workflows(scoped, limit=limit)]
+    # One page of `limit` rows, not the SDK's default 1,000: visibility reads what is asked for, at any fleet size.
+    page_size = min(limit, 1000) if limit else 1000
+    return [summary(execution) async for execution in client.list_workflows(scoped, limit=limit, page_size=page_size)]
