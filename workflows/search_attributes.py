@@ -14,6 +14,8 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 if TYPE_CHECKING:
     from workflows.state import CaseState
 
+TARGETS = ("response", "resolution", "emergency")  # workflows.state.TARGETS, without importing state here
+
 CASE_TENANT = SearchAttributeKey.for_keyword("CaseTenant")
 CASE_STATE = SearchAttributeKey.for_keyword("CaseState")
 CASE_CHANNEL = SearchAttributeKey.for_keyword("CaseChannel")
@@ -42,7 +44,8 @@ ALL = (
 def values_of(case: CaseState) -> dict[str, object]:
     """What each attribute holds for `case` (None: unset). One definition, for the workflow's upserts and
     for the attributes a case is started with."""
-    breach_ahead = next((alarm.at for alarm in case.alarms() if alarm.kind == "breach"), None)
+    # The first breach among `case.alarms()`, without working out every warning's moment too.
+    breach_ahead = min((case.computed_due(which) for which in TARGETS if case.clock_running(which)), default=None)
     return {
         CASE_TENANT.name: case.policy.tenant,
         CASE_STATE.name: case.state,
