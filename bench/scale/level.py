@@ -99,14 +99,18 @@ async def grow(side, plan: ScalePlan, level: int, previous: int, metrics_url: st
     if fill < 0:
         raise ValueError(f"level {level}: fewer new items than the timed, cached and burst ones need")
 
-    # The fill's rate, from its first part, sets when the evicted window can open.
-    probe = min(fill, max(50, fill // 20))
+    # The fill's sustained rate, from its first third once the worker's lag has built up, sets when the evicted
+    # window can open; the timed items go at random places among the other two thirds.
+    first = min(fill, max(3 * plan.max_lag, fill // 3))
+    unmeasured = min(plan.max_lag, first // 2)  # opened before any lag holds the fill back
+    await paced([side.open_fill] * unmeasured, plan.fill_concurrency, side.lag, plan.max_lag)
     started = time.monotonic()
-    await paced([side.open_fill] * probe, plan.fill_concurrency, side.lag, plan.max_lag)
-    rate = probe / max(time.monotonic() - started, 1e-3)
-    rest = fill - probe
+    await paced([side.open_fill] * (first - unmeasured), plan.fill_concurrency, side.lag, plan.max_lag)
+    rate = (first - unmeasured) / max(time.monotonic() - started, 1e-3)
+    probe = first
+    rest = fill - first
     remaining = rest + plan.timed + plan.cached + plan.burst * len(side.paths)
-    evicted_at = time.time() + remaining / rate * 1.3 + plan.lead + plan.idle_seconds * 2
+    evicted_at = time.time() + remaining / rate * 1.25 + plan.lead + plan.idle_seconds * 2 + WAKE_BEFORE.total_seconds()
     evicted_due = deadlines(plan.timed, evicted_at, plan.spread, plan.seed + level)
     cached_at = evicted_at + plan.spread + plan.drain + plan.idle_seconds * 2 + WAKE_BEFORE.total_seconds() + 5
     cached_due = deadlines(plan.cached, cached_at, plan.spread, plan.seed + level + 1)
