@@ -51,6 +51,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--levels", help="open items per side at each level, ascending (default 10000,50000)")
     parser.add_argument("--cache", type=int, help="max_cached_workflows of both workers (default 2000)")
+    parser.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for both workers (e.g. SUPPORTFLOW_MAX_CONCURRENT_WORKFLOW_TASKS=10)",
+    )
     parser.add_argument("--quick", action="store_true", help="levels 300 and 600, short windows: a smoke run")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (servers, logs)")
@@ -73,22 +80,29 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         if plan.fill(level, previous, 2) < 0:
             parser.error(f"level {level}: too few new cases for the timed, cached and burst ones ({level - previous})")
         previous = level
+    for item in args.worker_env:
+        if "=" not in item:
+            parser.error(f"--worker-env {item!r}: expected NAME=VALUE")
     args.plan = plan
     return args
 
 
-def worker_env(plan: ScalePlan, metrics_port: int) -> dict[str, str]:
-    return {"SUPPORTFLOW_MAX_CACHED_WORKFLOWS": str(plan.cache), "SUPPORTFLOW_METRICS_PORT": str(metrics_port)}
+def worker_env(plan: ScalePlan, metrics_port: int, extra: dict[str, str]) -> dict[str, str]:
+    return {
+        "SUPPORTFLOW_MAX_CACHED_WORKFLOWS": str(plan.cache),
+        "SUPPORTFLOW_METRICS_PORT": str(metrics_port),
+        **extra,
+    }
 
 
-async def measure(root: Path, plan: ScalePlan) -> list[Level]:
+async def measure(root: Path, plan: ScalePlan, extra: dict[str, str]) -> list[Level]:
     floor_metrics, case_metrics = free_port(), free_port()
     floor_stack = Stack(
-        root / "floor", worker_env=worker_env(plan, floor_metrics), warn_at=0.75, first_breach_wait="1d"
+        root / "floor", worker_env=worker_env(plan, floor_metrics, extra), warn_at=0.75, first_breach_wait="1d"
     )
     case_stack = Stack(
         root / "cases",
-        worker_env=worker_env(plan, case_metrics),
+        worker_env=worker_env(plan, case_metrics, extra),
         warn_at=0.75,
         first_breach_wait="1d",
         smtp=CountingSmtp(),
@@ -132,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     log(f"levels {', '.join(f'{level:,}' for level in plan.levels)}; cache {plan.cache:,}; under {root}")
     try:
-        levels = asyncio.run(measure(root, plan))
+        levels = asyncio.run(measure(root, plan, dict(item.split("=", 1) for item in args.worker_env)))
     except Exception as problem:  # a failed run keeps everything it wrote, for the post-mortem
         print(f"python -m bench.scale: {type(problem).__name__}: {problem}\nkept {root}", file=sys.stderr)
         return 1
@@ -142,9 +156,17 @@ def main(argv: list[str] | None = None) -> int:
     notes = [
         f"cache {plan.cache:,} on both workers; {plan.timed:,} evicted and {plan.cached:,} cached deadlines per level "
         f"over {plan.spread:g} s; bursts of {plan.burst:,} per intake path at {plan.concurrency} in flight",
+        f"worker settings: {' '.join(args.worker_env) or 'the defaults (worker.py)'} besides the cache",
         f"{os.cpu_count()} CPUs; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after "
         "(other work on the machine shares the cores)",
     ]
+    for at in levels:
+        acted = [
+            f"{side} {name} {window.lateness.measured}/{window.lateness.measured + window.lateness.missing}"
+            for side, result in (("supportflow", at.cases), ("floor", at.floor))
+            for name, window in (("evicted", result.evicted), ("cached", result.cached))
+        ]
+        notes.append(f"{at.level:,}: deadlines acted on within the drain: {', '.join(acted)}")
     notes += [note for at in levels for note in at.floor.notes + at.cases.notes]
     for note in notes:
         print(f"- {note}")

@@ -54,6 +54,19 @@ async def paced(calls: list[Callable[[], Awaitable[object]]], concurrency: int, 
     return await each(calls, one, concurrency)
 
 
+async def until_quiet(stack, patience: float, busy: float = 0.05) -> None:
+    """Until the worker spends less than `busy` of a core over two seconds: the work its fill queued is done,
+    so the idle rate measured next is idle (a floor worker has no lag to show, only its backlog of tasks)."""
+    give_up = time.monotonic() + patience
+    mark = stack.cpu_mark()
+    while time.monotonic() < give_up:
+        await asyncio.sleep(2.0)
+        later = stack.cpu_mark()
+        if later.rates(mark).get("worker", 0.0) < busy:
+            return
+        mark = later
+
+
 async def until_caught_up(lag: Callable[[], int], patience: float) -> int:
     give_up = time.monotonic() + patience
     while lag() > 0 and time.monotonic() < give_up:
@@ -69,8 +82,8 @@ def sticky_cache_misses(metrics_url: str | None) -> float | None:
         text = httpx.get(metrics_url, timeout=5).text
     except httpx.HTTPError:
         return None
-    found = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if re.match(r"\w*sticky_cache_miss\b", line)]
-    return sum(found) if found else None
+    # The counter appears with its first miss: absent from an answer means none yet.
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if re.match(r"\w*sticky_cache_miss\b", line))
 
 
 async def window(side, plan: ScalePlan, items: list, due: list[float], metrics_url: str | None) -> Window:
@@ -139,6 +152,7 @@ async def grow(side, plan: ScalePlan, level: int, previous: int, metrics_url: st
 
     for path in side.paths:
         await until_caught_up(side.lag, plan.drain)
+        await until_quiet(side.stack, plan.drain)
         accounting = Accounting(side.stack)
         await accounting.begin(plan.idle_seconds)
         opened = time.monotonic()
@@ -150,6 +164,9 @@ async def grow(side, plan: ScalePlan, level: int, previous: int, metrics_url: st
 
     cached_items = await each(cached_due, side.open_timed, plan.fill_concurrency)
     behind = await until_caught_up(side.lag, max(5.0, evicted_at - time.time() - plan.idle_seconds * 2))
+    await until_quiet(
+        side.stack, max(5.0, evicted_at - time.time() - WAKE_BEFORE.total_seconds() - plan.idle_seconds * 2)
+    )
     if behind:
         result.notes.append(f"{side.name} {level:,}: the worker was {behind} opens behind when the evicted window came")
     if time.time() > min(evicted_due) - plan.idle_seconds * 1.5:
