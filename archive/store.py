@@ -11,6 +11,7 @@ index columns stay in clear.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -233,6 +234,12 @@ class Archive:
         )
         with self.connected() as connection:
             return [self.opened(encoding, blob) for encoding, blob in connection.execute(query)]
+
+
+@functools.cache
+def archive_at(url: str) -> Archive:
+    """One archive (one connection pool) per URL for the process's lifetime, keyed from the environment."""
+    return Archive(url, keyring_from_env())
 
 
 def _parse(url: str) -> URL:

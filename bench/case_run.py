@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-import tenant_policies
 from bench.load import Arrivals, Lateness, deadlines, each, sleep_until, timed_each
 from bench.phase import Accounting, Plan, Result, count_events
 from bench.policy import TENANT
@@ -58,7 +57,7 @@ async def run_cases(stack: Stack, plan: Plan, floor_start_rate: float) -> Result
         return answer.json()["case_id"]
 
     async def through_client(request: CaseRequest) -> str:
-        loaded = tenant_policies.loaded_policy(request.tenant, datetime.now(UTC).year)
+        loaded = stack.loaded_policy(request.tenant, datetime.now(UTC).year)
         return (await start_case(client, request, loaded)).case_id
 
     async def respond_resolve_close(case_id: str) -> None:

@@ -51,7 +51,7 @@ from bench.table import Row, render
 from starter.processes import ChildProcess
 from tenant_policies import expand_holidays, read_policy_file
 from workflows.contracts import CaseRequest, CaseStatus, Requester, TimelineEntry
-from workflows.state import open_case
+from workflows.opening import opened_case as open_case
 
 ARCHIVE_QUEUE = "bench-archive"
 MONTH = (date(2030, 1, 1), date(2030, 2, 1))
@@ -68,7 +68,6 @@ def generated_statuses(count: int, seed: int = 20300101) -> list[CaseStatus]:
     """`count` blockit cases over January 2030: each opened, answered, maybe paused, resolved and closed at
     random moments, its breaches and due times those the workflow's own code gives (archive/replay.py)."""
     loaded = expand_holidays(read_policy_file(REPO / "policies" / "blockit.yaml"), 2029, 2032)
-    calendar = loaded.business_calendar()
     chance = random.Random(seed)
     low, high = window(*MONTH, loaded.policy.calendar.timezone)
     span = (high - low).total_seconds()
@@ -94,10 +93,10 @@ def generated_statuses(count: int, seed: int = 20300101) -> list[CaseStatus]:
         at += timedelta(hours=chance.choice([1, 3, 20, 60, 200]))
         case.record(at, "resolved", by="eng")
         case.record(at + timedelta(hours=1), "closed")
-        status = case.status(calendar)
+        status = case.status()
         final = replay(status, loaded, at + timedelta(days=1))
         final.timeline = case.timeline
-        found.append(final.status(calendar))
+        found.append(final.status())
     return found
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
@@ -25,13 +26,17 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from archive.migrate import migrate
+from archive.store import Archive
 from bench.policy import REPO, write_policy_dir
 from bench.procstat import CpuMark, cpu_seconds, rss_bytes
 from starter.devserver import HOST, DevServer, free_port
 from starter.processes import ChildProcess
+from tenant_policies import expand_holidays, read_policy_file
+from workflows.policy import LoadedPolicy, years_around
 
 sys.path.insert(0, str(REPO / "tests"))
-from receivers import HttpReceiver, SmtpReceiver
+from support.receivers import HttpReceiver, SmtpReceiver
 
 CASE_QUEUE = "support-cases"
 FLOOR_QUEUE = "bench-floor"
@@ -61,6 +66,8 @@ class Stack:
         warn_at: float,
         first_breach_wait: str,
         profile: Path | None = None,
+        smtp: SmtpReceiver | None = None,
+        policy: Callable[[Path, Callable[[str], str]], object] | None = None,
     ):
         self.root = root
         self.profile = profile
@@ -70,22 +77,27 @@ class Stack:
         self.first_breach_wait = first_breach_wait
         self.server = DevServer(root / "temporal", ui=False)
         self.hooks = HttpReceiver()
-        self.smtp = SmtpReceiver()
+        self.smtp = smtp or SmtpReceiver()
+        self.write_policy = policy or (
+            lambda folder, url: write_policy_dir(folder, url, warn_at=warn_at, first_breach_wait=first_breach_wait)
+        )
         self.client: Client | None = None
         self.policy_dir = root / "policies"
         self.children: dict[str, ChildProcess] = {}
         self.gateway_url = ""
+        self.archive_url = f"sqlite:///{root / 'cases.sqlite'}"
+        # Fresh per run, as `supportflow up` makes them per data dir: worker and gateway refuse to start without.
+        self.secrets = {
+            name: secrets.token_urlsafe(32) for name in ("SUPPORTFLOW_ACK_SECRET", "SUPPORTFLOW_PORTAL_SECRET")
+        }
         self._log_read: dict[Path, int] = {}
+        self._policies: dict[tuple[str, int], LoadedPolicy] = {}
 
     async def start(self) -> Stack:
         await self.hooks.start()
         await self.smtp.start()
-        write_policy_dir(
-            self.policy_dir,
-            lambda contact: self.hooks.url(f"/webhook/{contact}"),
-            warn_at=self.warn_at,
-            first_breach_wait=self.first_breach_wait,
-        )
+        self.write_policy(self.policy_dir, lambda contact: self.hooks.url(f"/webhook/{contact}"))
+        migrate(Archive(self.archive_url))
         await self.server.start()
         self.client = await self.server.connect(data_converter=pydantic_data_converter)
         return self
@@ -96,6 +108,14 @@ class Stack:
         await self.server.stop()
         await self.smtp.stop()
         await self.hooks.stop()
+
+    def loaded_policy(self, tenant: str, year: int) -> LoadedPolicy:
+        """The tenant's policy from this stack's policy folder (not the shipped one), read once."""
+        key = (tenant, year)
+        if key not in self._policies:
+            policy = read_policy_file(self.policy_dir / f"{tenant}.yaml")
+            self._policies[key] = expand_holidays(policy, *years_around(year))
+        return self._policies[key]
 
     # --- the measured processes ---------------------------------------------------
 
@@ -121,7 +141,9 @@ class Stack:
             "SUPPORTFLOW_TASK_QUEUE": task_queue,
             "SUPPORTFLOW_POLICY_DIR": str(self.policy_dir),
             "PYTHONUNBUFFERED": "1",
+            "SUPPORTFLOW_ARCHIVE_URL": self.archive_url,
         }
+        env |= self.secrets
         env |= self.smtp.env()
         return env | self.worker_env
 

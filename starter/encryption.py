@@ -217,10 +217,13 @@ def data_converter(keyring: Keyring | Literal["env"] | None = "env") -> DataConv
     (by default, the environment's)."""
     if isinstance(keyring, str):
         keyring = keyring_from_env()
+    from starter.payloads import PolicyOnceConverter
+
+    converter = dataclasses.replace(pydantic_data_converter, payload_converter_class=PolicyOnceConverter)
     if keyring is None:
-        return pydantic_data_converter
+        return converter
     return dataclasses.replace(
-        pydantic_data_converter,
+        converter,
         payload_codec=EncryptionCodec(keyring),
         failure_converter_class=EncryptedFailureConverter,
     )

@@ -154,6 +154,11 @@ def zone_named(name: str | None, tenant: str | None) -> tzinfo:
 async def list_cases(client: Client, query: str, limit: int | None = None, zone: tzinfo = UTC) -> list[CaseSummary]:
     """Cases matching `query`, up to `limit`, only `SupportCase` workflows, soonest first."""
     scoped = f"WorkflowType = 'SupportCase' AND {query}" if query else "WorkflowType = 'SupportCase'"
+    # One page of `limit` rows, not the SDK's default 1,000: visibility reads what is asked for, at any fleet size.
+    page_size = min(limit, 1000) if limit else 1000
     return soonest_first(
-        [await summary(execution, zone) async for execution in client.list_workflows(scoped, limit=limit)]
+        [
+            await summary(execution, zone)
+            async for execution in client.list_workflows(scoped, limit=limit, page_size=page_size)
+        ]
     )

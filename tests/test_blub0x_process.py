@@ -91,16 +91,17 @@ async def test_blub0x_emergency_line_with_nobody_answering_repeats_the_rotation(
     assert responded.escalation.running == [] and responded.escalation.outcome == "responded"
 
 
-async def escalate(case_env, new_installation: bool):
-    await case_env.skip_to(TUESDAY_14)
-    case = await case_env.open(blub0x_request("help_button", TUESDAY_14))
+async def escalate(case_env, new_installation: bool, at: datetime = TUESDAY_14):
+    await case_env.skip_to(at)
+    case = await case_env.open(blub0x_request("help_button", at))
     await case_env.update(case, "assign", {"to": "oncall-1"})
     asked = await case_env.update(
         case, "request_escalation", {"reason": "Doors still offline after a day", "new_installation": new_installation}
     )
     assert asked.escalation.ladder == "customer_escalation" and asked.escalation.step == 1
-    await case_env.skip_to(TUESDAY_14 + timedelta(hours=2))
-    await case_env.keep_history(case, f"blub0x_customer_escalation_new_installation_{new_installation}".lower())
+    await case_env.skip_to(at + timedelta(hours=2))
+    if at == TUESDAY_14:
+        await case_env.keep_history(case, f"blub0x_customer_escalation_new_installation_{new_installation}".lower())
     return await case_env.status(case)
 
 
@@ -118,9 +119,11 @@ async def test_blub0x_customer_escalation_without_new_installation_skips_step_4_
         ("step_skipped", 4),
     ]
     assert on_time(ladder[1].at, TUESDAY_14 + timedelta(minutes=15))
-    assert on_time(ladder[2].at, TUESDAY_14 + timedelta(minutes=15 + 3 * 5)), (
-        "step 2 pages three on-call engineers, 5 minutes each"
+    assert on_time(ladder[2].at, TUESDAY_14 + timedelta(minutes=15 + 2 * 5)), (
+        "in business hours step 2 calls the support line (Ext. 2): its two engineers, 5 minutes each"
     )
+    called = {p["contact"] for p in case_env.pages("customer_escalation") if p["step"] == 2}
+    assert called == {"support-engineer-1", "support-engineer-2"}, "Ext. 6's on-call list is for after hours"
     contacts = {p["contact"] for p in case_env.pages("customer_escalation")}
     assert "director-support-operations" in contacts and "vp-professional-services" not in contacts
     assert status.escalation.outcome == "exhausted", "'go to Step 5' ends the ladder"
@@ -133,3 +136,36 @@ async def test_blub0x_customer_escalation_step_4_calls_the_vp_only_for_new_insta
     assert steps == [1, 2, 3, 4]
     vp = {p["channel"] for p in case_env.pages("customer_escalation") if p["contact"] == "vp-professional-services"}
     assert vp == {"voice", "sms", "email"}
+
+
+async def test_blub0x_customer_escalation_after_hours_calls_the_on_call_engineers_at_step_2(case_env):
+    status = await escalate(case_env, new_installation=False, at=SATURDAY_2AM)
+    started = [e for e in events(status, "step_started") if e.detail["ladder"] == "customer_escalation"]
+    assert [e.detail["step"] for e in started] == [1, 2, 3]
+    assert on_time(started[2].at, SATURDAY_2AM + timedelta(minutes=15 + 3 * 5)), (
+        "after hours step 2 is Ext. 6: the three on-call engineers, one at a time, 5 minutes each"
+    )
+    called = [p["contact"] for p in case_env.pages("customer_escalation") if p["step"] == 2]
+    assert sorted(called) == ["oncall-1", "oncall-2", "oncall-3"] and all(
+        p["channel"] == "voice" for p in case_env.pages("customer_escalation") if p["step"] == 2
+    )
+
+
+async def test_blub0x_a_requester_update_reaches_the_assignee_and_the_team_and_an_engineer_note_does_not(case_env):
+    await case_env.skip_to(TUESDAY_14)
+    request = blub0x_request("email", TUESDAY_14)
+    case = await case_env.open(request)
+    await case_env.update(case, "assign", {"to": "support-engineer-1"})
+    await case.signal("comment", {"author": "support-engineer-1", "text": "Looking at the controllers now."})
+    await case_env.skip_to(TUESDAY_14 + timedelta(minutes=5))
+    assert case_env.pages("requester_update") == [], "an engineer's own note is not a requester update"
+
+    await case.signal("comment", {"author": request.requester.email, "text": "The lobby doors are still locked."})
+    await case_env.skip_to(TUESDAY_14 + timedelta(minutes=10))
+    sent = {(p["contact"], p["channel"]) for p in case_env.pages("requester_update")}
+    assert sent == {("support-engineer-1", "email"), ("support-team", "email"), ("support-team", "webhook")}, (
+        "the update goes to more than just the assigned engineer"
+    )
+    status = await case_env.status(case)
+    assert status.escalation.ladder != "requester_update", "a requester update does not change the escalation"
+    assert status.state == "open"

@@ -434,7 +434,7 @@ async def test_case_list_filters_open_cases_by_tenant_severity_state_and_breach(
 
     table = await cli("case", "list", "--tenant", "blockit", "--severity", "1", "--breached")
     header, *lines = table.out.splitlines()
-    assert header.split() == ["CASE", "TENANT", "STATE", "SEV", "NEXT", "DUE", "BREACHED"]
+    assert header.split() == ["CASE", "SUBJECT", "SEV", "STATE", "ASSIGNEE", "NEXT", "DUE", "BREACHED"]
     assert any(line.split()[0] == breached and line.split()[-1] == "yes" for line in lines)
 
     await cli("case", "close", fresh, "--reason", "duplicate")

@@ -54,7 +54,8 @@ async def test_a_case_shows_its_summary_clocks_and_search_attributes_in_the_web_
     assert found.get(_key("CaseSeverity")) == 2
     assert found.get(_key("SlaBreached")) is False
     assert found.get(_key("ResponseDueAt")) == status.response_due_at
-    assert found.get(_key("NextDueAt")) == status.response_due_at
+    # The earliest deadline not yet met: over a weekend a 24x7 resolution can fall before a business-hours response.
+    assert found.get(_key("NextDueAt")) == min(status.response_due_at, status.resolution_due_at)
 
     async def listed():
         return [w.id async for w in dev_client.list_workflows("CaseTenant = 'blockit' AND CaseState = 'open'")]

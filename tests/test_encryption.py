@@ -229,7 +229,8 @@ def test_the_requester_index_is_a_keyed_hash_of_the_lower_cased_address():
         key,
     ]
     assert encryption.requester_email_key(EMAIL, None) is None and encryption.requester_email_key(None, one) is None
-    assert encryption.data_converter(None) is encryption.pydantic_data_converter
+    plain = encryption.data_converter(None)
+    assert plain.payload_codec is None and plain.failure_converter_class is not encryption.EncryptedFailureConverter
 
 
 # --- the codec routes without Temporal ------------------------------------------------

@@ -13,6 +13,9 @@ from urllib.parse import urlsplit
 import httpx
 from gateway_fixtures import PUBLIC_URL, Gateway, eventually, gateway  # noqa: F401
 
+from archive.migrate import migrate
+from archive.store import archive_at, archive_url
+
 LOCAL_TIME = re.compile(
     r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d\d:\d\d (EST|EDT)"
 )
@@ -340,3 +343,41 @@ async def test_a_bad_sign_in_request_names_its_field(gateway: Gateway):
         assert bad.status_code == 422 and "email: enter one email address" in bad.text
         assert (await visitor.get("/portal/sign-in?tenant=nosuchco")).status_code == 404
         assert (await visitor.get("/portal/sign-in")).status_code == 404
+
+
+async def test_a_closed_case_temporal_no_longer_holds_is_listed_and_shown_from_the_archive(gateway: Gateway):
+    """Retention deletes a closed case's history; the archive's record keeps it in the requester's portal."""
+    tag = uuid.uuid4().hex[:6]
+    ana = f"ana-{tag}@tower.example"
+    live_case = await open_help_button(gateway, ana, f"Ana gate {tag}")
+    status = await gateway.status(live_case)
+    gone = f"case-blub0x-{uuid.uuid4().hex[:24]}"
+    closed_at = status.received_at + timedelta(days=3)
+    record = status.model_copy(
+        update={"case_id": gone, "subject": f"Ana old badge reader {tag}", "state": "closed", "closed_at": closed_at}
+    )
+    archive = archive_at(archive_url())
+    await asyncio.to_thread(migrate, archive)
+    await asyncio.to_thread(archive.write, record)
+    stranger = record.model_copy(
+        update={
+            "case_id": f"case-blub0x-{uuid.uuid4().hex[:24]}",
+            "subject": f"Bob old lift {tag}",
+            "requester": record.requester.model_copy(update={"email": f"bob-{tag}@tower.example"}),
+        }
+    )
+    await asyncio.to_thread(archive.write, stranger)
+
+    async with browser_session(gateway, await link_for(gateway, "blub0x", ana)) as visitor:
+
+        async def listing():
+            page = (await visitor.get("/portal")).text
+            return page if live_case in page else None
+
+        page = await eventually(listing)
+        assert f"Ana old badge reader {tag}" in page and gone in page, "the archived case is listed beside the open one"
+        assert f"Bob old lift {tag}" not in page
+        shown = await visitor.get(f"/portal/cases/{gone}")
+        assert shown.status_code == 200 and f"Ana old badge reader {tag}" in shown.text
+        theirs = await visitor.get(f"/portal/cases/{stranger.case_id}")
+        assert theirs.status_code == 404, "another requester's archived case is not theirs"

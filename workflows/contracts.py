@@ -50,6 +50,9 @@ UPDATE_REJECTED = "UpdateRejected"
 CASE_STILL_OPENING = "CaseStillOpening"
 
 
+HTTPS_URL = r"^https://\S+$"  # a recording link the case keeps: https, one piece
+
+
 class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -81,7 +84,7 @@ class CaseRequest(Contract):
     # With payload encryption on, the starter's `hmac:<hex>` of the address: what RequesterEmail indexes.
     requester_email_key: str | None = Field(default=None, pattern=r"^hmac:[0-9a-f]{64}$")
     # A voicemail's recording (Decision 14: its own field, https only).
-    recording_url: str | None = Field(default=None, pattern=r"^https://\S+$", max_length=2048)
+    recording_url: str | None = Field(default=None, pattern=HTTPS_URL, max_length=2048)
     # The contact who answered a live-routed call (Decision 9): the case opens already responded by them.
     answered_by: str | None = Field(default=None, min_length=1, max_length=200)
     # Fields the gateway withheld (a PHI-like value in an address field, Decision 14): the case asks for them.

@@ -116,8 +116,9 @@ def acknowledge_requester(case: CaseState, now: datetime) -> None:
 
 
 def taken_live(case: CaseState, member: str, now: datetime) -> None:
-    """An emergency call answered by an on-call member: they have responded, and nobody needs paging."""
-    case.responded_at, case.state, case.assignee = now, "responded", member
+    """An emergency call answered by an on-call member: they have responded, and nobody needs paging. The
+    response is the call itself, so it counts from when the call came in, not from when its case opened."""
+    case.responded_at, case.state, case.assignee = case.received_at, "responded", member
     case.settle("response")
     case.escalation.acknowledged_by = member
     case.record(now, "responded", by=member, first_response=True, message="answered the call live")

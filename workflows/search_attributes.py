@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 if TYPE_CHECKING:
-    from workflows.state import CaseState
+    from workflows.state import CaseState, TargetName
+
+TARGETS: tuple[TargetName, ...] = (
+    "response",
+    "resolution",
+    "emergency",
+)  # workflows.state.TARGETS, without importing state here
 
 CASE_TENANT = SearchAttributeKey.for_keyword("CaseTenant")
 CASE_STATE = SearchAttributeKey.for_keyword("CaseState")
@@ -42,7 +48,9 @@ ALL = (
 def values_of(case: CaseState) -> dict[str, object]:
     """What each attribute holds for `case` (None: unset). One definition, for the workflow's upserts and
     for the attributes a case is started with."""
-    breach_ahead = next((alarm.at for alarm in case.alarms() if alarm.kind == "breach"), None)
+    # The first breach among `case.alarms()`, without working out every warning's moment too.
+    deadlines = [case.computed_due(which) for which in TARGETS if case.clock_running(which)]
+    breach_ahead = min((due for due in deadlines if due is not None), default=None)
     return {
         CASE_TENANT.name: case.policy.tenant,
         CASE_STATE.name: case.state,

@@ -9,15 +9,13 @@ cannot be read is a 503 naming its URL (password masked).
 # No `from __future__ import annotations`: FastAPI reads the query parameters from the annotations.
 import asyncio
 from datetime import UTC, datetime
-from functools import cache
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
 from archive.live import with_live_status
 from archive.report import sla_report
-from archive.store import Archive, ArchiveError, archive_url
-from starter.encryption import keyring_from_env
+from archive.store import ArchiveError, archive_at, archive_url
 from starter.gateway.auth import OPERATE
 from starter.gateway.errors import Unavailable, field_error
 from starter.gateway.responses import ErrorBody, FieldErrorBody, Responses
@@ -32,12 +30,6 @@ REPORTED: Responses = {
     422: {"model": FieldErrorBody, "description": "An unknown tenant, or a date range that is unparseable or inverted"},
     503: {"model": ErrorBody, "description": "The case archive cannot be read"},
 }
-
-
-@cache
-def archive_at(url: str) -> Archive:
-    """One archive (one connection pool) per URL for the gateway's lifetime."""
-    return Archive(url, keyring_from_env())
 
 
 @router.get("/v1/reports/sla", response_model=SlaReport, responses=REPORTED, dependencies=[OPERATE])

@@ -75,6 +75,20 @@ class SlackInteraction(BaseModel):
         403: {"model": ErrorBody, "description": "Missing, wrong or stale Slack signature"},
         503: {"model": ErrorBody, "description": "SLACK_SIGNING_SECRET is not set"},
     },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"payload": {"type": "string", "description": "the interaction, as JSON"}},
+                        "required": ["payload"],
+                    }
+                }
+            },
+        }
+    },
 )
 async def slack_interaction(http: Request) -> Response:
     """Form-encoded `payload` as Slack sends it, signed with `X-Slack-Signature` and `X-Slack-Request-Timestamp`."""

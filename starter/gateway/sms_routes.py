@@ -17,10 +17,9 @@ from fastapi.responses import Response
 from twilio.twiml.messaging_response import MessagingResponse
 
 from archive.pages import latest_page_to
-from archive.store import ArchiveError, archive_url
+from archive.store import ArchiveError, archive_at, archive_url
 from starter import client as cases
 from starter.gateway import twilio_routes
-from starter.gateway.report_routes import archive_at
 from starter.gateway.responses import ErrorBody
 from starter.gateway.twilio_routes import signed_form
 from workflows.contracts import Acknowledge, Actor, Comment
@@ -30,7 +29,35 @@ ACKNOWLEDGING = frozenset({"ack", "1"})
 router = APIRouter(tags=["twilio"], responses={403: {"model": ErrorBody}, 503: {"model": ErrorBody}})
 
 
-@router.post("/v1/twilio/sms", summary="Twilio SMS webhook: a reply to a page", response_class=Response)
+# Documented so that clients (and the schema fuzzer) see the form Twilio posts; the route reads it after checking
+# the signature over every field.
+SMS_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "From": {"type": "string", "description": "the replying phone, E.164"},
+                        "Body": {"type": "string", "description": "ACK or 1 acknowledges; other text is a comment"},
+                        "MessageSid": {"type": "string", "description": "Twilio's id: a repeat is a no-op"},
+                    },
+                    "required": ["From", "Body"],
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/v1/twilio/sms",
+    summary="Twilio SMS webhook: a reply to a page",
+    response_class=Response,
+    responses={200: {"content": {"application/xml": {}}, "description": "TwiML telling the sender what happened"}},
+    openapi_extra=SMS_FORM,
+)
 async def sms_reply(http: Request) -> Response:
     form = await signed_form(http)
     sender, text, message_id = form.get("From", ""), form.get("Body", "").strip(), form.get("MessageSid", "")

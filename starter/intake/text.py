@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from workflows.contracts import Contract
+from workflows.contracts import HTTPS_URL, Contract
 
 SUBJECT_LIMIT = 80
 # Every control character but TAB, LF and CR (Decision 14): C0, DEL and C1. A NUL or an escape sequence in a
@@ -100,3 +100,8 @@ def normalise_phone(text: str) -> str:
         if 4 <= len(digits) <= 15:
             return digits
     raise ValueError(f"{text!r} is not a phone number such as +15555550123 or (555) 555-0123")
+
+
+def is_https_url(text: str) -> bool:
+    """What `CaseRequest.recording_url` accepts: an intake drops any other link with a note instead of failing."""
+    return re.fullmatch(HTTPS_URL, text) is not None

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from starter.intake.text import blank_to_none, normalise_phone, one_line, subject_from
+from starter.intake.text import blank_to_none, is_https_url, normalise_phone, one_line, subject_from
 from workflows.contracts import CaseRequest, Requester
 from workflows.policy import Channel, Policy
 
@@ -78,8 +78,8 @@ def voicemail_request(body: VoicemailIntake, policy: Policy, receipt_time: datet
         notes.append(f"extension{quote(body.extension)} is not in the policy; opened as voicemail")
     transcription = body.transcription.strip()
     recording_url = body.recording_url
-    if recording_url is not None and not recording_url.startswith("https://"):
-        notes.append("the recording URL is not https; not kept")
+    if recording_url is not None and not is_https_url(recording_url):
+        notes.append("the recording URL is not an https URL; not kept")
         recording_url = None
     return CaseRequest(
         tenant=policy.tenant,

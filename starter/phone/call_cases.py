@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from starter.intake.text import blank_to_none, normalise_phone, one_line
+from starter.intake.text import blank_to_none, is_https_url, normalise_phone, one_line
 from workflows.contracts import CaseRequest, Requester
 from workflows.policy import Channel, Policy
 
@@ -63,8 +63,8 @@ def voicemail_request(policy: Policy, channel: Channel, call: TwilioCall, receip
         quoted = "" if policy.intake.redact_phi else f" {call.caller[:40]!r}"
         notes.append(f"caller id{quoted} is not a phone number; no number to call back")
     recording = call.recording_url
-    if recording is not None and not recording.startswith("https://"):
-        notes.append("the recording URL was not https; it is left out")
+    if recording is not None and not is_https_url(recording):
+        notes.append("the recording URL was not an https URL; it is left out")
         recording = None
     if call.recording_duration:
         notes.append(f"voicemail of {call.recording_duration} s; its transcription amends the description")

@@ -94,7 +94,7 @@ async def test_cases_and_timers_survive_a_dev_server_restart_on_the_same_sqlite_
 
             async def settled(handle):
                 status = await case_status(handle)
-                return status if timeline_events(status, "notification_sent", ladder="requester_ack") else None
+                return status if timeline_events(status, "acknowledgement_sent") else None
 
             before = {name: await eventually(lambda h=opened.handle: settled(h), 15) for name, opened in cases.items()}
             assert all(before.values()), "a case never finished opening"

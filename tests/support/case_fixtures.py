@@ -151,7 +151,10 @@ def blockit_request(severity: int | None, received_at: datetime, **extra: Any) -
     return CaseRequest(
         tenant="blockit",
         channel=extra.pop("channel", "email"),
-        requester=Requester(name="Ana Diaz", email="ana@clinic.example", phone="+15555550123", company="Clinic Co"),
+        requester=extra.pop(
+            "requester",
+            Requester(name="Ana Diaz", email="ana@clinic.example", phone="+15555550123", company="Clinic Co"),
+        ),
         subject="Scheduling page down",
         description="The scheduling page shows an error.",
         severity=severity,

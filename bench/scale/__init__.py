@@ -1,0 +1,1 @@
+"""`python -m bench.scale`: supportflow with tens of thousands of open cases, beside the bare-Temporal floor."""
