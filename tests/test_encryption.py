@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import os
 import re
 import socket
@@ -52,7 +53,8 @@ from starter.processes import ChildProcess
 from worker import WorkerSettings
 from workflows.contracts import CaseRequest, CaseStatus, Requester
 
-KEY1, KEY2 = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))
+# Fixed test keys (random ones would give every xdist worker different test ids).
+KEY1, KEY2 = (base64.b64encode(hashlib.sha256(f"supportflow test key {n}".encode()).digest()).decode() for n in (1, 2))
 ONE_KEY, ROTATED = f"k1:{KEY1}", f"k2:{KEY2},k1:{KEY1}"
 UI_ORIGIN = "http://127.0.0.1:8233"
 HMAC = re.compile(r"^hmac:[0-9a-f]{64}$")

@@ -307,8 +307,8 @@ class SupportCaseWorkflow:
 
     async def archive(self, case: CaseState) -> None:
         """The case's last act: its final record, retried until the archive accepts it (DESIGN "Case records")."""
-        if self.opening_record is not None and not self.opening_record.done():
-            self.opening_record.cancel()  # the final row supersedes it
+        # A still-running opening write is left alone: the archive never lets an opening row replace a
+        # closed one, and a cancel racing that write's completion only adds a command that can be refused.
         await workflow.execute_activity(
             ARCHIVE_ACTIVITY,
             case.status(),
