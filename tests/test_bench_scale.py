@@ -1,0 +1,61 @@
+"""`python -m bench.scale` runs end to end: both levels, each beside the floor, and the growth.
+
+A smoke run with short windows: it proves the harness works, not how fast
+anything is. No timing is asserted here, ever. Its own file, so the suite's
+workers run it beside the other benchmark smoke runs (scripts/test, --dist loadfile).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+SCALE_FIGURES = [
+    "intake via start_case, cases/s",
+    "intake via gateway, cases/s",
+    "gateway CPU per open, ms",
+    "sustained fill, cases/s",
+    "breach lateness evicted p50, s",
+    "breach lateness evicted p99, s",
+    "breach lateness evicted max, s",
+    "breach lateness cached p50, s",
+    "breach lateness cached p99, s",
+    "worker CPU per breach, evicted, ms",
+    "worker CPU per breach, cached, ms",
+    "worker RSS, MiB",
+    "server RSS, MiB",
+    "SQLite per 1,000 open, MiB",
+    "GET /v1/cases breached p50, ms",
+    "GET /v1/cases breached p99, ms",
+    "case list p50, s",
+    "case list p99, s",
+    "auditor run, s",
+    "auditor query, ms",
+]
+
+
+def test_scale_bench_prints_both_levels_beside_the_floor_and_the_growth() -> None:
+    """`python -m bench.scale --quick` (docs/benchmarks.md, "Scale"): two small levels, every figure measured on
+    both sides, every timed deadline acted on, and the growth from one level to the next. No timing is judged."""
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.scale", "--quick"], cwd=REPO, capture_output=True, text=True, timeout=1200
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    out = run.stdout
+    for level in ("### 100 open cases", "### 200 open cases", "### Growth"):
+        assert level in out, out
+    tables = out.split("### ")[1:3]
+    for table in tables:
+        for figure in SCALE_FIGURES:
+            row = next((line for line in table.splitlines() if line.startswith(f"| {figure} ")), None)
+            assert row is not None, f"no row {figure!r} in:\n{table}"
+            cells = [cell.strip() for cell in row.split("|")[2:4]]
+            assert "n/a" not in cells[0], f"{figure} was not measured:\n{table}"
+            if figure != "gateway CPU per open, ms":
+                assert cells[1] not in ("n/a", "—"), f"{figure} has no floor beside it:\n{table}"
+    growth = out.split("### Growth", 1)[1]
+    assert all(f"| {figure} |" in growth for figure in SCALE_FIGURES), growth
