@@ -163,9 +163,7 @@ async def grow(side, plan: ScalePlan, level: int, previous: int, metrics_url: st
 
     cached_items = await each(cached_due, side.open_timed, plan.fill_concurrency)
     behind = await until_caught_up(side.lag, max(5.0, evicted_at - time.time() - plan.idle_seconds * 2))
-    await until_quiet(
-        side.stack, max(5.0, evicted_at - time.time() - plan.wake_before - plan.idle_seconds * 2)
-    )
+    await until_quiet(side.stack, max(5.0, evicted_at - time.time() - plan.wake_before - plan.idle_seconds * 2))
     if behind:
         result.notes.append(f"{side.name} {level:,}: the worker was {behind} opens behind when the evicted window came")
     if time.time() > min(evicted_due) - plan.idle_seconds * 1.5:
