@@ -11,14 +11,10 @@ from typing import TYPE_CHECKING
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
-if TYPE_CHECKING:
-    from workflows.state import CaseState, TargetName
+from workflows.state import TARGETS
 
-TARGETS: tuple[TargetName, ...] = (
-    "response",
-    "resolution",
-    "emergency",
-)  # workflows.state.TARGETS, without importing state here
+if TYPE_CHECKING:
+    from workflows.state import CaseState
 
 CASE_TENANT = SearchAttributeKey.for_keyword("CaseTenant")
 CASE_STATE = SearchAttributeKey.for_keyword("CaseState")

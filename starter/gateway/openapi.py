@@ -32,6 +32,14 @@ SHARED = {
 }
 
 
+def form_body(fields: dict[str, str], required: list[str]) -> dict[str, Any]:
+    """`openapi_extra` for a webhook that reads its form itself (to check a signature over it first): the form
+    documented, so clients and the schema fuzzer see what it takes. `fields` maps a name to its description."""
+    properties = {name: {"type": "string", "description": said} for name, said in fields.items()}
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}}
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

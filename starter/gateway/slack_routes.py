@@ -26,6 +26,7 @@ from slack_sdk.signature import SignatureVerifier
 from activities.channels import slack, tls
 from signed_links import AckLinkError, verify_ack_token
 from starter import client as cases
+from starter.gateway.openapi import form_body
 from starter.gateway.responses import ErrorBody
 from workflows.contracts import Acknowledge, Actor
 
@@ -75,20 +76,7 @@ class SlackInteraction(BaseModel):
         403: {"model": ErrorBody, "description": "Missing, wrong or stale Slack signature"},
         503: {"model": ErrorBody, "description": "SLACK_SIGNING_SECRET is not set"},
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/x-www-form-urlencoded": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"payload": {"type": "string", "description": "the interaction, as JSON"}},
-                        "required": ["payload"],
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=form_body({"payload": "the interaction, as JSON"}, required=["payload"]),
 )
 async def slack_interaction(http: Request) -> Response:
     """Form-encoded `payload` as Slack sends it, signed with `X-Slack-Signature` and `X-Slack-Request-Timestamp`."""

@@ -20,6 +20,7 @@ from archive.pages import latest_page_to
 from archive.store import ArchiveError, archive_at, archive_url
 from starter import client as cases
 from starter.gateway import twilio_routes
+from starter.gateway.openapi import form_body
 from starter.gateway.responses import ErrorBody
 from starter.gateway.twilio_routes import signed_form
 from workflows.contracts import Acknowledge, Actor, Comment
@@ -29,26 +30,14 @@ ACKNOWLEDGING = frozenset({"ack", "1"})
 router = APIRouter(tags=["twilio"], responses={403: {"model": ErrorBody}, 503: {"model": ErrorBody}})
 
 
-# Documented so that clients (and the schema fuzzer) see the form Twilio posts; the route reads it after checking
-# the signature over every field.
-SMS_FORM = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "From": {"type": "string", "description": "the replying phone, E.164"},
-                        "Body": {"type": "string", "description": "ACK or 1 acknowledges; other text is a comment"},
-                        "MessageSid": {"type": "string", "description": "Twilio's id: a repeat is a no-op"},
-                    },
-                    "required": ["From", "Body"],
-                }
-            }
-        },
-    }
-}
+SMS_FORM = form_body(
+    {
+        "From": "the replying phone, E.164",
+        "Body": "ACK or 1 acknowledges; other text is a comment",
+        "MessageSid": "Twilio's id: a repeat is a no-op",
+    },
+    required=["From", "Body"],
+)
 
 
 @router.post(
