@@ -31,7 +31,7 @@ async def test_a_case_is_archived_when_it_opens_and_its_final_status_when_it_clo
     await env.update(case, "respond", {"by": "eng-1"})
     await env.update(case, "resolve", {"by": "eng-1", "resolution": "Restarted the scheduler."})
     await env.update(case, "close", {})
-    final: CaseStatus = await env.final_status(case)
+    final: CaseStatus = await case.result()
 
     archived = env.archive.status(case.id)
     assert archived == final, "the record is the whole final status, timeline included"
@@ -45,7 +45,7 @@ async def test_a_replayed_or_late_opening_write_never_replaces_the_closed_record
     case = await env.open(blockit_request(1, MONDAY_10))
     opened = await env.settled(case)
     await env.update(case, "close", {"reason": "spam: not a support request"})
-    final: CaseStatus = await env.final_status(case)
+    final: CaseStatus = await case.result()
 
     assert env.archive.write(final) is False, "the same final status again changes nothing"
     assert env.archive.write(opened) is False, "an opening row never replaces a closed one"

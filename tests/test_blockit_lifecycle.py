@@ -81,7 +81,7 @@ async def test_blockit_severity_warns_breaches_escalates_then_resolves_and_close
     assert resolved.state == "resolved" and resolved.escalation.running == []
     closed = await case_env.update(case, "close", {})
     assert closed.state == "closed"
-    final = await case_env.final_status(case)
+    final = await case.result()
     assert final.state == "closed" and len(events(final, "closed")) == 1
     await case_env.keep_history(case, f"blockit_sev{severity}_lifecycle")
     print(f"\nblockit Sev{severity} lifecycle: {time.perf_counter() - started:.2f}s wall")
@@ -112,7 +112,7 @@ async def test_a_case_started_with_its_policy_records_no_marker_loads_nothing_an
         ("close", {}),
     ):
         await case_env.update(case, update, args)
-    await case_env.final_status(case)
+    await case.result()
     history = await case.fetch_history()
 
     markers = [

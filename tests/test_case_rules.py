@@ -141,7 +141,7 @@ async def test_a_closed_case_refuses_everything_but_still_answers_status(case_en
     await case_env.skip_to(MONDAY_10)
     case = await case_env.open(blockit_request(3, MONDAY_10))
     await case_env.update(case, "close", {"reason": "spam"})
-    final = await case_env.final_status(case)
+    final = await case.result()
     assert final.state == "closed" and events(final, "closed")[0].detail == {"reason": "spam"}
 
 

@@ -28,12 +28,12 @@ import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
-from gateway_fixtures import ACK_SECRET, KEYS, PORTAL_SECRET, PUBLIC_URL, eventually, write_policies
+from gateway_fixtures import ACK_SECRET, KEYS, PORTAL_SECRET, PUBLIC_URL, eventually
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from playwright.async_api import async_playwright
-from receivers import HttpReceiver, Reply, SmtpReceiver
-from support import start_case
+from receivers import SmtpReceiver
+from support import delivery_stand_ins, start_case
 from temporal_fixtures import case_worker
 from temporalio.api.common.v1 import Payload, Payloads, SearchAttributes
 from temporalio.api.failure.v1 import Failure
@@ -393,25 +393,12 @@ class Encrypted:
 async def encrypted(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Encrypted]:
     """A dev server, the production worker and the gateway, all with SUPPORTFLOW_ENCRYPTION_KEY=k1:…"""
     root = tmp_path_factory.mktemp("encryption")
-    async with (
-        HttpReceiver() as hooks,
-        HttpReceiver(default=Reply(201, json={"sid": "SMtest"})) as twilio,
-        SmtpReceiver() as smtp,
-    ):
-        write_policies(root / "policies", hooks)
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("SUPPORTFLOW_POLICY_DIR", str(root / "policies"))
+    with pytest.MonkeyPatch.context() as env:
+        async with delivery_stand_ins(root, env) as (_hooks, _twilio, smtp):
             env.setenv("SUPPORTFLOW_ACK_SECRET", ACK_SECRET)
             env.setenv("SUPPORTFLOW_PORTAL_SECRET", PORTAL_SECRET)
             env.setenv("SUPPORTFLOW_PUBLIC_URL", PUBLIC_URL)
-            env.setenv("SUPPORTFLOW_TWILIO_BASE_URL", twilio.base_url)
-            env.setenv("TWILIO_ACCOUNT_SID", "ACtest00000000000000000000000000")
-            env.setenv("TWILIO_AUTH_TOKEN", "twilio-test-token")
-            env.setenv("SUPPORTFLOW_TWILIO_FROM", "+15555550199")
-            for name in ("SUPPORTFLOW_SMTP_USER", "SUPPORTFLOW_SMTP_PASSWORD", "SUPPORTFLOW_UI_ORIGIN"):
-                env.delenv(name, raising=False)
-            for name, value in smtp.env().items():
-                env.setenv(name, value)
+            env.delenv("SUPPORTFLOW_UI_ORIGIN", raising=False)
             env.setenv("SUPPORTFLOW_API_KEYS", ",".join(f"{key}={scope}" for scope, key in KEYS.items()))
             env.setenv("SUPPORTFLOW_ENCRYPTION_KEY", ONE_KEY)
             async with DevServer(root / "temporal", ui=False) as server:

@@ -80,7 +80,7 @@ async def test_closing_completes_the_case_even_while_a_message_to_the_requester_
     case = await case_env.open(blockit_request(3, MONDAY_10))
     await case_env.skip_to(MONDAY_10 + timedelta(minutes=5))
     await case_env.update(case, "close", {"reason": "duplicate of another case"})
-    final = await case_env.final_status(case)
+    final = await case.result()
     assert final.state == "closed"
     (ack,) = [e for e in events(final, "notification_failed") if e.detail["ladder"] == "requester_ack"]
     assert ack.detail["last_error"] == "cancelled: the case closed"

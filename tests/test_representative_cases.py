@@ -51,7 +51,7 @@ async def test_every_update_leaves_its_entry_with_who_acted(case_env):
         assert events(status, event)[-1].detail["actor"] == ACTOR, update
     assert status.description == "The scheduling page shows error 500 since 09:40."
     assert status.assignee == "support-lead" and status.state == "closed"
-    final = await case_env.final_status(case)
+    final = await case.result()
     resolved = [e.at for e in final.timeline if e.event == "resolved"]
     assert final.resolution_met_at is not None and final.emergency_met_at == resolved[0]  # a reopen keeps it met
     await case_env.keep_history(case, "blockit_every_update")
@@ -72,7 +72,7 @@ async def test_customer_escalation_acknowledged_and_a_new_policy_applied(case_en
     applied = await case_env.update(case, "apply_policy", {"policy": loaded})
     assert events(applied, "policy_applied")
     await case_env.update(case, "close", {"reason": "duplicate of another case"})
-    await case_env.final_status(case)
+    await case.result()
     await case_env.keep_history(case, "blub0x_escalation_acknowledged_policy_applied")
 
 
@@ -89,7 +89,7 @@ async def test_an_emergency_call_answered_live_opens_responded_and_pages_nobody(
     assert case_env.pages("emergency_intake") == []
     await case_env.update(case, "resolve", {"by": "oncall-2", "resolution": "Reset the door controllers"})
     await case_env.update(case, "close", {})
-    await case_env.final_status(case)
+    await case.result()
     await case_env.keep_history(case, "blub0x_emergency_call_answered_live")
 
 
@@ -107,7 +107,7 @@ async def test_a_plain_json_start_from_another_client_loads_its_policy_and_opens
     status = await case_env.settled(case)
     assert status.response_due_at == MONDAY_10 + timedelta(hours=1)
     await case_env.update(case, "close", {"reason": "spam"})
-    await case_env.final_status(case)
+    await case.result()
     await case_env.keep_history(case, "blockit_plain_json_start")
 
 

@@ -89,13 +89,6 @@ class CaseEnv:
             await asyncio.sleep(0.02)
         raise AssertionError("the acknowledgement delivery never finished")
 
-    async def final_status(self, case: WorkflowHandle) -> CaseStatus:
-        """The result of a case that was just closed. Nothing is left to skip time for, so the wait does not
-        ask the time-skipping server to skip: a skip asked while the close cancels the case's alarm timer
-        wedged that server now and then under load (a hang of minutes, never a wrong answer)."""
-        with self.env.auto_time_skipping_disabled():
-            return await case.result()
-
     async def keep_history(self, case: WorkflowHandle, name: str) -> None:
         """With SUPPORTFLOW_RECORD_HISTORIES=1, save this case's history for the replay tests."""
         if os.environ.get("SUPPORTFLOW_RECORD_HISTORIES") == "1":

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from receivers import HttpReceiver, Reply, SmtpReceiver
-from support import eventually, write_policies  # noqa: F401 (re-exported to the gateway tests)
+from receivers import HttpReceiver, SmtpReceiver
+from support import delivery_stand_ins, eventually, write_policies  # noqa: F401 (re-exported to the gateway tests)
 from temporal_fixtures import case_worker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -89,24 +89,10 @@ class Gateway:
 @pytest_asyncio.fixture(scope="module")
 async def gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Gateway]:
     root = tmp_path_factory.mktemp("gateway")
-    async with (
-        HttpReceiver() as hooks,
-        HttpReceiver(default=Reply(201, json={"sid": "SMtest"})) as twilio,
-        SmtpReceiver() as smtp,
-    ):
-        write_policies(root / "policies", hooks)
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("SUPPORTFLOW_POLICY_DIR", str(root / "policies"))
+    with pytest.MonkeyPatch.context() as env:
+        async with delivery_stand_ins(root, env) as (hooks, twilio, smtp):
             env.setenv("SUPPORTFLOW_ACK_SECRET", ACK_SECRET)
             env.setenv("SUPPORTFLOW_PUBLIC_URL", PUBLIC_URL)
-            env.setenv("SUPPORTFLOW_TWILIO_BASE_URL", twilio.base_url)
-            env.setenv("TWILIO_ACCOUNT_SID", "ACtest00000000000000000000000000")
-            env.setenv("TWILIO_AUTH_TOKEN", "twilio-test-token")
-            env.setenv("SUPPORTFLOW_TWILIO_FROM", "+15555550199")
-            for name in ("SUPPORTFLOW_SMTP_USER", "SUPPORTFLOW_SMTP_PASSWORD"):
-                env.delenv(name, raising=False)
-            for name, value in smtp.env().items():
-                env.setenv(name, value)
             env.setenv("SUPPORTFLOW_API_KEYS", ",".join(f"{key}={scope}" for scope, key in KEYS.items()))
             env.setenv("SUPPORTFLOW_PORTAL_SECRET", PORTAL_SECRET)
             async with DevServer(root / "temporal", ui=False) as server:

@@ -20,8 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import pytest_asyncio
 from case_fixtures import CaseEnv, blockit_request
-from receivers import HttpReceiver, Reply, SmtpReceiver
-from support import write_policies
+from support import delivery_stand_ins
 from temporal_fixtures import BIN, case_worker, register_search_attributes
 from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -122,21 +121,9 @@ def week_archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 @pytest_asyncio.fixture(scope="module")
 async def week(week_archive: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Week]:
     root = tmp_path_factory.mktemp("records")
-    async with (
-        HttpReceiver() as hooks,
-        HttpReceiver(default=Reply(201, json={"sid": "SMtest"})) as twilio,
-        SmtpReceiver() as smtp,
-    ):
-        write_policies(root / "policies", hooks)
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("SUPPORTFLOW_POLICY_DIR", str(root / "policies"))
+    with pytest.MonkeyPatch.context() as env:
+        async with delivery_stand_ins(root, env) as (hooks, twilio, smtp):
             env.setenv(VARIABLE, week_archive)
-            env.setenv("SUPPORTFLOW_TWILIO_BASE_URL", twilio.base_url)
-            env.setenv("TWILIO_ACCOUNT_SID", "ACtest00000000000000000000000000")
-            env.setenv("TWILIO_AUTH_TOKEN", "twilio-test-token")
-            env.setenv("SUPPORTFLOW_TWILIO_FROM", "+15555550199")
-            for name, value in smtp.env().items():
-                env.setenv(name, value)
             archive = Archive(week_archive)
             migrate(archive)
             server = await WorkflowEnvironment.start_time_skipping(

@@ -4,13 +4,15 @@ the shipped policies rewritten so chat and webhook contacts reach a local receiv
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
-from receivers import HttpReceiver
+from receivers import HttpReceiver, Reply, SmtpReceiver
 from temporalio.client import Client
 
 import tenant_policies
@@ -64,3 +66,27 @@ async def start_case(client: Client, request: CaseRequest, queue: str | None = N
     """`starter.client.start_case` with the tenant's policy from SUPPORTFLOW_POLICY_DIR, as the gateway starts one."""
     year = (request.received_at or datetime.now(UTC)).year
     return await cases.start_case(client, request, tenant_policies.loaded_policy(request.tenant, year), queue)
+
+
+@asynccontextmanager
+async def delivery_stand_ins(
+    root: Path, env: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[HttpReceiver, HttpReceiver, SmtpReceiver]]:
+    """Webhook/chat, Twilio and SMTP stand-ins, the shipped policies (under `root`) pointing at them, and the
+    environment a worker or gateway in this process needs to deliver to them."""
+    async with (
+        HttpReceiver() as hooks,
+        HttpReceiver(default=Reply(201, json={"sid": "SMtest"})) as twilio,
+        SmtpReceiver() as smtp,
+    ):
+        write_policies(root / "policies", hooks)
+        env.setenv("SUPPORTFLOW_POLICY_DIR", str(root / "policies"))
+        env.setenv("SUPPORTFLOW_TWILIO_BASE_URL", twilio.base_url)
+        env.setenv("TWILIO_ACCOUNT_SID", "ACtest00000000000000000000000000")
+        env.setenv("TWILIO_AUTH_TOKEN", "twilio-test-token")
+        env.setenv("SUPPORTFLOW_TWILIO_FROM", "+15555550199")
+        for name in ("SUPPORTFLOW_SMTP_USER", "SUPPORTFLOW_SMTP_PASSWORD"):
+            env.delenv(name, raising=False)
+        for name, value in smtp.env().items():
+            env.setenv(name, value)
+        yield hooks, twilio, smtp
