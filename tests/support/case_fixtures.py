@@ -132,11 +132,21 @@ def _key_fields(key: str) -> dict:
 
 @pytest_asyncio.fixture
 async def case_env(
-    policies: Path, http_receiver: HttpReceiver, twilio_receiver: HttpReceiver, smtp_receiver: SmtpReceiver
+    policies: Path,
+    http_receiver: HttpReceiver,
+    twilio_receiver: HttpReceiver,
+    smtp_receiver: SmtpReceiver,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[CaseEnv]:
-    """A fresh time-skipping server per test, so each test sets its own clock."""
+    """A fresh time-skipping server per test, so each test sets its own clock, and a fresh archive beside it:
+    records and pages from another test's timeline (the SMS page log answers by time) never leak in."""
     from temporal_fixtures import BIN, register_search_attributes
     from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from archive.store import VARIABLE
+
+    monkeypatch.setenv(VARIABLE, f"sqlite:///{tmp_path / 'cases.sqlite'}")
 
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
