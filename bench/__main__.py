@@ -38,8 +38,8 @@ from bench.table import Row, render
 
 # Smoke-run timings: the warning 9 s before the deadline, step 2 right after step 1. Figures are not comparable.
 QUICK = dict(
-    lead=10.0,
-    floor_lead=10.0,
+    lead=5.0,
+    floor_lead=5.0,
     spread=5.0,
     warmup=2,
     idle_seconds=2.0,

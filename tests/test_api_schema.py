@@ -15,6 +15,7 @@ import os
 import time
 from collections import Counter
 
+import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -27,6 +28,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+pytestmark = pytest.mark.takes(21)  # seconds, about: the longest files start first (conftest)
 
 # A raw email is bytes on the wire, as schemathesis sends any binary body.
 schemathesis.serializer.alias("message/rfc822", "application/octet-stream")

@@ -32,6 +32,8 @@ from workflows import search_attributes as sa
 from workflows.auditor import FleetAuditWorkflow
 from workflows.contracts import CaseStatus
 
+pytestmark = pytest.mark.takes(28)  # seconds, about: the longest files start first (conftest)
+
 
 @pytest_asyncio.fixture
 async def dev_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[DevServer]:

@@ -11,6 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.takes(17)  # seconds, about: the longest files start first (conftest)
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -30,6 +30,8 @@ from starter.commands.status_view import when
 from starter.devserver import DevServer, free_port
 from workflows.contracts import CaseStatus
 
+pytestmark = pytest.mark.takes(18)  # seconds, about: the longest files start first (conftest)
+
 CHICAGO = ZoneInfo("America/Chicago")
 # A copy of blockit under its own tenant name, so `policy apply` meets only the cases its test opened.
 POLICY_TENANT = "acme"

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 from temporal_fixtures import REPO, case_worker
 from temporalio.client import Client
@@ -19,6 +20,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from starter.demo import DEMO_CASES, describe, open_demo_cases
 from starter.devserver import DevServer, free_port
+
+pytestmark = pytest.mark.takes(17)  # seconds, about: the longest files start first (conftest)
 
 
 @pytest_asyncio.fixture

@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
     from starter.devserver import DevServer, PortInUseError
     from workflows import search_attributes
 
+pytestmark = pytest.mark.takes(11)  # seconds, about: the longest files start first (conftest)
+
 REPO = Path(__file__).parent.parent  # no resolve(): the workflow sandbox re-imports this module and restricts it
 PROBE_QUEUE = "devserver-probe"
 

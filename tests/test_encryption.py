@@ -53,6 +53,8 @@ from starter.processes import ChildProcess
 from worker import WorkerSettings
 from workflows.contracts import CaseRequest, CaseStatus, Requester
 
+pytestmark = pytest.mark.takes(13)  # seconds, about: the longest files start first (conftest)
+
 # Fixed test keys (random ones would give every xdist worker different test ids).
 KEY1, KEY2 = (base64.b64encode(hashlib.sha256(f"supportflow test key {n}".encode()).digest()).decode() for n in (1, 2))
 ONE_KEY, ROTATED = f"k1:{KEY1}", f"k2:{KEY2},k1:{KEY1}"

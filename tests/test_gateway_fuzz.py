@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 
 from workflows.policy import CHANNELS
 
+pytestmark = pytest.mark.takes(11)  # seconds, about: the longest files start first (conftest)
+
 TRIED: Counter[str] = Counter()
 OUTCOMES: Counter[str] = Counter()
 FUZZ = settings(

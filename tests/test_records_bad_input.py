@@ -16,6 +16,8 @@ from starter.devserver import free_port
 from starter.gateway.app import create_app
 from starter.gateway.settings import GatewaySettings, parse_api_keys
 
+pytestmark = pytest.mark.takes(10)  # seconds, about: the longest files start first (conftest)
+
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "hunter2-archive"
 

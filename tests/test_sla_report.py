@@ -10,6 +10,7 @@ from asyncio.subprocess import PIPE
 from pathlib import Path
 
 import httpx
+import pytest
 from postgres_fixtures import postgres  # noqa: F401
 from records_scenario import ASKED_AT, FROM, TO, Week, week, week_archive  # noqa: F401
 
@@ -17,6 +18,8 @@ from archive.report import sla_report
 from starter.gateway.app import create_app
 from starter.gateway.settings import GatewaySettings, parse_api_keys
 from starter.records import tenant_policy, with_holidays
+
+pytestmark = pytest.mark.takes(10)  # seconds, about: the longest files start first (conftest)
 
 REPO = Path(__file__).resolve().parent.parent
 

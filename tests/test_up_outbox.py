@@ -27,6 +27,8 @@ from support import REPO, eventually
 
 from starter.devserver import free_port
 
+pytestmark = pytest.mark.takes(13)  # seconds, about: the longest files start first (conftest)
+
 STARTUP = 180.0
 DEMO_LINE = "The pages they sent are in the outbox: "
 

@@ -28,6 +28,8 @@ from starter.client import case_id
 from starter.devserver import DevServer, free_port
 from workflows.contracts import CaseRequest
 
+pytestmark = pytest.mark.takes(20)  # seconds, about: the longest files start first (conftest)
+
 REQUESTS = 1_000
 DUPLICATES = REQUESTS // 10
 IN_FLIGHT = 50

@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 from tenant_policies import PolicyError, parse_policy
 from workflows.policy import Policy
 
+pytestmark = pytest.mark.takes(10)  # seconds, about: the longest files start first (conftest)
+
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = "fuzzed.yaml"
 SHIPPED = {path.stem: yaml.safe_load(path.read_text()) for path in sorted((REPO / "policies").glob("*.yaml"))}

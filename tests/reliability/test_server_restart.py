@@ -22,6 +22,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from starter.devserver import DevServer, free_port
 from workflows.contracts import CaseRequest, CaseStatus, Requester
 
+pytestmark = pytest.mark.takes(40)  # seconds, about: the longest files start first (conftest)
+
 DOWNTIME = 12.0  # seconds the server is away
 
 

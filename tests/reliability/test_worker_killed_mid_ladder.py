@@ -21,6 +21,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from starter.devserver import DevServer
 from workflows.contracts import CaseRequest, Requester
 
+pytestmark = pytest.mark.takes(65)  # seconds, about: the longest files start first (conftest)
+
 FAST, SLOW, LEAD = "/webhook/first-responder", "/webhook/slow-pager", "/webhook/team-lead"
 
 
