@@ -24,19 +24,14 @@ def head() -> str:
     return ScriptDirectory.from_config(_config()).get_current_head() or ""
 
 
-def current(archive: Archive) -> str | None:
-    with archive.connected() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
-
-
 def migrate(archive: Archive) -> tuple[str | None, str]:
     """Upgrade to head; idempotent. Returns (revision before, revision now). A SQLite file's folder is made."""
     if archive.dialect == "sqlite" and archive.url.database and archive.url.database != ":memory:":
         Path(archive.url.database).parent.mkdir(parents=True, exist_ok=True)
-    before = current(archive)
-    if before != head():
-        config = _config()
-        with archive.connected() as connection:
+    with archive.migrating() as connection:  # the revision is read under the lock, so only one process upgrades
+        before = MigrationContext.configure(connection).get_current_revision()
+        if before != head():
+            config = _config()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     return before, head()

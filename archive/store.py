@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, and_, create_engine, event, inspect, not_, select
+from sqlalchemy import Connection, Engine, and_, create_engine, event, func, inspect, not_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
@@ -35,6 +35,7 @@ PLAIN = "json/plain"
 # Each dialect's INSERT with its ON CONFLICT clause (SQLite and PostgreSQL spell it alike).
 DIALECTS: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 CONNECT_TIMEOUT_SECONDS = 5
+MIGRATION_LOCK = 0x5F_A2C4  # PostgreSQL advisory lock: one `migrate` at a time per database
 
 
 class ArchiveError(RuntimeError):
@@ -117,11 +118,37 @@ class Archive:
             with self.engine.begin() as connection:
                 yield connection
         except DBAPIError as problem:
-            first = str(problem.orig or problem).strip().splitlines()
-            said = first[0] if first else type(problem).__name__
-            if isinstance(problem, OperationalError | InterfaceError):
-                raise ArchiveUnavailable(f"the case archive at {self.where} cannot be reached: {said}") from None
-            raise ArchiveError(f"the case archive at {self.where} refused a statement: {said}") from None
+            raise self._refused(problem) from None
+
+    def _refused(self, problem: DBAPIError) -> ArchiveError:
+        first = str(problem.orig or problem).strip().splitlines()
+        said = first[0] if first else type(problem).__name__
+        if isinstance(problem, OperationalError | InterfaceError):
+            return ArchiveUnavailable(f"the case archive at {self.where} cannot be reached: {said}")
+        return ArchiveError(f"the case archive at {self.where} refused a statement: {said}")
+
+    @contextmanager
+    def migrating(self) -> Iterator[Connection]:
+        """One transaction holding the archive's migration lock. A worker and a gateway starting together both
+        migrate: the second waits, then finds the schema at head; a migration that fails leaves nothing half
+        made (SQLite's DDL is transactional once the driver stops opening transactions on its own)."""
+        try:
+            with self.engine.connect() as connection:
+                if self.dialect == "postgresql":
+                    with connection.begin():
+                        connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+                        yield connection
+                    return
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                connection.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock now, before the revision is read
+                try:
+                    yield connection
+                except BaseException:
+                    connection.exec_driver_sql("ROLLBACK")
+                    raise
+                connection.exec_driver_sql("COMMIT")
+        except DBAPIError as problem:
+            raise self._refused(problem) from None
 
     def reachable(self) -> str | None:
         """None when the database answers, else the sentence saying why not (naming the URL, password masked)."""

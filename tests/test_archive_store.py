@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from archive_fixtures import fresh_archive_url
@@ -23,6 +27,7 @@ from workflows.contracts import CaseRequest, CaseStatus, Requester, TimelineEntr
 from workflows.opening import opened_case
 
 OPENED = datetime(2030, 1, 7, 16, 0, tzinfo=UTC)
+REPO = Path(__file__).resolve().parent.parent
 KEYRING = parse_keyring(f"k1:{base64.b64encode(os.urandom(32)).decode()}")
 
 
@@ -55,6 +60,34 @@ def test_migrate_creates_the_schema_once_and_is_idempotent(archive_url):
     archive = Archive(archive_url)
     assert migrate(archive) == (None, head())
     assert migrate(archive) == (head(), head())
+
+
+MIGRATE_ON_GO = """
+import os, sys, time
+from archive.migrate import migrate
+from archive.store import Archive
+archive = Archive(sys.argv[1])
+while not os.path.exists(sys.argv[2]):  # every process ready, then all at once
+    time.sleep(0.001)
+print(migrate(archive)[0])
+"""
+
+
+def test_processes_migrating_one_new_archive_at_once_all_succeed_and_create_it_once(archive_url, tmp_path):
+    """The worker and the gateway of a first `supportflow up` (or two workers) each migrate on start: whoever
+    comes second waits for the first and finds the schema at head, never a half-made one."""
+    go = tmp_path / "go"
+    command = [sys.executable, "-c", MIGRATE_ON_GO, archive_url, str(go)]
+    migrators = [
+        subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)
+    ]
+    time.sleep(3)  # the imports: a start signal given before them would not be simultaneous
+    go.touch()
+    answers = [migrator.communicate(timeout=120) for migrator in migrators]
+    assert [migrator.returncode for migrator in migrators] == [0] * 4, [err[-2000:] for _, err in answers]
+    befores = sorted(out.strip() for out, _ in answers)
+    assert befores == sorted(["None", head(), head(), head()]), befores  # exactly one created it
+    assert migrate(Archive(archive_url)) == (head(), head())
 
 
 def test_writes_are_versioned_upserts(archive_url):
