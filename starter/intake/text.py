@@ -66,9 +66,10 @@ def one_line(text: str) -> str:
 
 
 def subject_from(text: str) -> str | None:
-    """The first line, or its first sentence, of free text, at most 80 characters."""
+    """The first line, or its first sentence, of free text, at most 80 characters; a line of nothing but
+    control characters is no subject (they are not stored)."""
     for line in text.splitlines():
-        line = one_line(line)
+        line = one_line(stored_text(line))
         if line:
             first = _SENTENCE_END.split(line, maxsplit=1)[0]
             return truncate(first, SUBJECT_LIMIT)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from starter.intake.text import blank_to_none, is_https_url, normalise_phone, one_line, subject_from
+from starter.intake.text import blank_to_none, is_https_url, normalise_phone, one_line, stored_text, subject_from
 from workflows.contracts import CaseRequest, Requester
 from workflows.policy import Channel, Policy
 
@@ -76,7 +76,7 @@ def voicemail_request(body: VoicemailIntake, policy: Policy, receipt_time: datet
         notes.append(f"caller id{quote(body.caller_number)} is not a phone number; no number to call back")
     if body.extension is not None and body.extension not in policy.intake.extensions:
         notes.append(f"extension{quote(body.extension)} is not in the policy; opened as voicemail")
-    transcription = body.transcription.strip()
+    transcription = stored_text(body.transcription).strip()
     recording_url = body.recording_url
     if recording_url is not None and not is_https_url(recording_url):
         notes.append("the recording URL is not an https URL; not kept")
