@@ -17,6 +17,7 @@ import pytest_asyncio
 from receivers import HttpReceiver, SmtpReceiver
 from support import write_policies
 from temporal_fixtures import case_worker
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
@@ -98,6 +99,18 @@ class CaseEnv:
     async def update(self, case: WorkflowHandle, name: str, args: dict[str, Any]) -> CaseStatus:
         return await case.execute_update(name, args, result_type=CaseStatus)
 
+    async def idle(self, case: WorkflowHandle) -> None:
+        """Until the case has nothing in flight: every activity it scheduled has ended and no workflow task is
+        open. The time-skipping server loses an update whose workflow task is open when a delivery completes
+        (it hands out a second task for the same run, and the first one's completion, the update's answer, is
+        dropped): a timer that fires a ladder step at the very moment a test answers the case does that. Only for
+        scenarios whose deliveries all succeed: a delivery being retried keeps its activity open."""
+        for _ in range(500):
+            if not _in_flight((await case.fetch_history()).events):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{case.id} never settled: an activity or a workflow task stayed open")
+
     async def rejection(self, case: WorkflowHandle, name: str, args: dict[str, Any]) -> str:
         """The message an illegal update is rejected with."""
         with pytest.raises(WorkflowUpdateFailedError) as rejected:
@@ -114,6 +127,36 @@ class CaseEnv:
         for mail in self.smtp.messages:
             found.append(_key_fields(mail.message["Idempotency-Key"]) | {"at": mail.received_at})
         return [p for p in found if ladder is None or p["ladder"] == ladder]
+
+
+_ACTIVITY_ENDS = (
+    "activity_task_completed_event_attributes",
+    "activity_task_failed_event_attributes",
+    "activity_task_timed_out_event_attributes",
+    "activity_task_canceled_event_attributes",
+)
+_TASK_ENDS = (
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+)
+
+
+def _in_flight(events) -> bool:
+    """True while an activity scheduled in `events` has not ended, or the last workflow task is still open."""
+    running: set[int] = set()
+    task_open = False
+    for event in events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            running.add(event.event_id)
+        for ended in _ACTIVITY_ENDS:
+            if event.HasField(ended):
+                running.discard(getattr(event, ended).scheduled_event_id)
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            task_open = True
+        elif event.event_type in _TASK_ENDS:
+            task_open = False
+    return bool(running) or task_open
 
 
 def _key_fields(key: str) -> dict:
