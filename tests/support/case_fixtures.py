@@ -8,7 +8,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,15 +100,22 @@ class CaseEnv:
         return await case.execute_update(name, args, result_type=CaseStatus)
 
     async def idle(self, case: WorkflowHandle) -> None:
-        """Until the case has nothing in flight: every activity it scheduled has ended and no workflow task is
-        open. The time-skipping server loses an update whose workflow task is open when a delivery completes
-        (it hands out a second task for the same run, and the first one's completion, the update's answer, is
-        dropped): a timer that fires a ladder step at the very moment a test answers the case does that. Only for
-        scenarios whose deliveries all succeed: a delivery being retried keeps its activity open."""
+        """Until the case has nothing in flight and no timer about to fire: every activity it scheduled has
+        ended, no workflow task is open, and a timer due within a second has fired (the clock skips to it).
+        The time-skipping server loses an update whose workflow task is open when another event arrives (a
+        delivery's completion, a timer): it hands out a second task for the same run and drops the first one's
+        completion, the update's answer. A ladder step due the moment a test answers the case does that. Only
+        for scenarios whose deliveries all succeed: a delivery being retried keeps its activity open."""
         for _ in range(500):
-            if not _in_flight((await case.fetch_history()).events):
+            events = (await case.fetch_history()).events
+            if _in_flight(events):
+                await asyncio.sleep(0.01)
+                continue
+            now = await self.now()
+            imminent = [due for due in _timers_due(events) if due - now < timedelta(seconds=1)]
+            if not imminent:
                 return
-            await asyncio.sleep(0.01)
+            await self.env.sleep(max(max(imminent) - now, timedelta(0)) + timedelta(milliseconds=1))
         raise AssertionError(f"{case.id} never settled: an activity or a workflow task stayed open")
 
     async def rejection(self, case: WorkflowHandle, name: str, args: dict[str, Any]) -> str:
@@ -157,6 +164,20 @@ def _in_flight(events) -> bool:
         elif event.event_type in _TASK_ENDS:
             task_open = False
     return bool(running) or task_open
+
+
+def _timers_due(events) -> list[datetime]:
+    """When each timer started in `events` and neither fired nor cancelled is due."""
+    due: dict[str, datetime] = {}
+    for event in events:
+        if event.HasField("timer_started_event_attributes"):
+            started = event.timer_started_event_attributes
+            due[started.timer_id] = event.event_time.ToDatetime(UTC) + started.start_to_fire_timeout.ToTimedelta()
+        elif event.HasField("timer_fired_event_attributes"):
+            due.pop(event.timer_fired_event_attributes.timer_id, None)
+        elif event.HasField("timer_canceled_event_attributes"):
+            due.pop(event.timer_canceled_event_attributes.timer_id, None)
+    return list(due.values())
 
 
 def _key_fields(key: str) -> dict:
