@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from alembic import command
@@ -9,7 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from archive.store import Archive
+from archive.store import Archive, ArchiveUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -24,10 +25,26 @@ def head() -> str:
     return ScriptDirectory.from_config(_config()).get_current_head() or ""
 
 
+# A new SQLite file switched to WAL by one process while another opens it can refuse the second at once
+# ("database is locked"), before any busy timeout applies: that process tries again, and finds the schema made.
+SQLITE_LOCKED_RETRIES = (0.1, 0.3, 1.0, 3.0)
+
+
 def migrate(archive: Archive) -> tuple[str | None, str]:
     """Upgrade to head; idempotent. Returns (revision before, revision now). A SQLite file's folder is made."""
     if archive.dialect == "sqlite" and archive.url.database and archive.url.database != ":memory:":
         Path(archive.url.database).parent.mkdir(parents=True, exist_ok=True)
+    for pause in SQLITE_LOCKED_RETRIES:
+        try:
+            return _upgrade(archive)
+        except ArchiveUnavailable as locked:
+            if archive.dialect != "sqlite" or "database is locked" not in str(locked):
+                raise
+            time.sleep(pause)
+    return _upgrade(archive)
+
+
+def _upgrade(archive: Archive) -> tuple[str | None, str]:
     with archive.migrating() as connection:  # the revision is read under the lock, so only one process upgrades
         before = MigrationContext.configure(connection).get_current_revision()
         if before != head():
