@@ -16,6 +16,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from temporalio.service import RPCError
 
 from starter.client import case_id
 from starter.mailbox.address import parse_address
+from starter.mailbox.imap import Mailbox
 from starter.mailbox.reader import Backoff, MailboxReader, TemporalTrouble
 from workflows.contracts import CaseRequest
 
@@ -125,6 +127,21 @@ async def test_a_mail_that_arrives_while_the_reader_idles_is_taken_at_once(gatew
         await asyncio.wait_for(running, 5)
 
     assert moved and await exists(gateway, opened_by(message_id))
+
+
+def test_a_mail_that_arrives_between_the_search_and_the_idle_ends_the_wait_at_once(imap_user):
+    """Dovecot reports it together with `+ idling`; that report must not wait in the client's read buffer."""
+    box = Mailbox(parse_address(imap_user.url()), imap_user.password)
+    box.open()
+    try:
+        assert box.waiting() == []
+        imap_user.deliver(a_mail("Garage gate stuck", message_id=new_id()))
+        with ThreadPoolExecutor(1) as thread:
+            waited = thread.submit(box.wait, 120)  # only the report, not the timeout, can end it in time
+            waited.result(timeout=20)
+        assert len(box.waiting()) == 1
+    finally:
+        box.close()
 
 
 # --- a crash between the intake and the move -------------------------------------------

@@ -100,7 +100,8 @@ class Mailbox:
             return
         client.idle()
         try:
-            client.idle_check(timeout=seconds)
+            if not _told_on_entering_idle(client):
+                client.idle_check(timeout=seconds)
         finally:
             client.idle_done()
 
@@ -124,6 +125,24 @@ class Mailbox:
         for folder in (self.processed, self.rejected):
             if not client.folder_exists(folder):
                 client.create_folder(folder)
+
+
+def _told_on_entering_idle(client: IMAPClient) -> bool:
+    """Whether the server reported a change as IDLE began: mail that came after our last SEARCH.
+
+    The report comes in the same read as `+ idling`, so it waits in imaplib's read buffer, where idle_check's
+    poll of the socket cannot see it; the mail would wait for the server's next keepalive or our timeout.
+    imapclient offers no public view of that buffer, hence its session's `file`.
+    """
+    sock = client.socket()
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        return bool(client._imap.file.peek(1))
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return False
+    finally:
+        sock.settimeout(timeout)
 
 
 def _close(client: IMAPClient) -> None:
