@@ -55,9 +55,9 @@ async def test_a_key_over_its_intake_rate_gets_429_with_retry_after_and_other_ke
         assert read.status_code == 200, "reading a case is not intake"
 
 
-def test_the_intake_rate_comes_from_the_environment_and_zero_turns_it_off():
+async def test_the_intake_rate_comes_from_the_environment_and_zero_turns_it_off():
     assert IntakeRate.from_env({}).per_minute == DEFAULT_PER_MINUTE == 12_000
     off = IntakeRate.from_env({"SUPPORTFLOW_RATE_INTAKE": "0"})
-    assert all(off.retry_after("busy-system") is None for _ in range(1000))
+    assert all([await off.retry_after("busy-system") is None for _ in range(1000)])
     with pytest.raises(SettingsError, match="SUPPORTFLOW_RATE_INTAKE"):
         IntakeRate.from_env({"SUPPORTFLOW_RATE_INTAKE": "lots"})

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 
 from fastapi import Request
 from limits import RateLimitItemPerMinute
-from limits.storage import MemoryStorage
-from limits.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 import environment
 from environment import SettingsError
@@ -43,6 +43,7 @@ class IntakeRate:
     def __init__(self, per_minute: int):
         self.per_minute = per_minute
         self.item = RateLimitItemPerMinute(per_minute) if per_minute else None
+        # The asyncio storage: the threaded one starts a thread to expire its counters on nearly every request.
         self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
 
     @classmethod
@@ -52,18 +53,18 @@ class IntakeRate:
             raise SettingsError(f"{RATE_VARIABLE}={raw!r}: expected a whole number per minute (0 turns it off)")
         return cls(int(raw) if raw else DEFAULT_PER_MINUTE)
 
-    def retry_after(self, key_name: str) -> int | None:
+    async def retry_after(self, key_name: str) -> int | None:
         """Seconds to wait when this key is over its limit; None (and the request counted) otherwise."""
-        if self.item is None or self.limiter.hit(self.item, "intake", key_name):
+        if self.item is None or await self.limiter.hit(self.item, "intake", key_name):
             return None
-        reset_at = self.limiter.get_window_stats(self.item, "intake", key_name).reset_time
+        reset_at = (await self.limiter.get_window_stats(self.item, "intake", key_name)).reset_time
         return max(1, math.ceil(reset_at - time.time()))
 
 
 async def within_intake_rate(http: Request, key: ApiKey = INTAKE) -> None:
     """A route dependency, after the key is known."""
     rate: IntakeRate = http.app.state.intake_rate
-    wait = rate.retry_after(key.name)
+    wait = await rate.retry_after(key.name)
     if wait is not None:
         raise TooManyRequests(
             f"API key {key.name!r} sent more than {rate.per_minute} intake requests in a minute; try again in {wait} s",
