@@ -229,13 +229,22 @@ class Stack:
             await asyncio.sleep(0.25)
         raise RuntimeError(f"the {process.name} was not ready after {READY_TIMEOUT:.0f}s; see {process.log_file}")
 
+    async def backlog(self, task_queue: str) -> int:
+        """Workflow tasks the server holds for `task_queue` that no worker has taken yet (approximate)."""
+        request = self._workflow_tasks(task_queue)
+        request.report_stats = True
+        return (await self.client.workflow_service.describe_task_queue(request)).stats.approximate_backlog_count
+
     async def _polling(self, task_queue: str) -> bool:
-        request = DescribeTaskQueueRequest(
+        request = self._workflow_tasks(task_queue)
+        return bool((await self.client.workflow_service.describe_task_queue(request)).pollers)
+
+    def _workflow_tasks(self, task_queue: str) -> DescribeTaskQueueRequest:
+        return DescribeTaskQueueRequest(
             namespace=self.server.namespace,
             task_queue=TaskQueue(name=task_queue),
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
-        return bool((await self.client.workflow_service.describe_task_queue(request)).pollers)
 
     async def _gateway_healthy(self) -> bool:
         try:

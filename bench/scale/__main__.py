@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from bench.scale.level import grow
+from bench.scale.level import grow, until_quiet
 from bench.scale.plan import QUICK, ScalePlan
 from bench.scale.policy import write_scale_policy
 from bench.scale.reads import case_reads, floor_reads
@@ -109,7 +109,7 @@ async def measure(root: Path, plan: ScalePlan, extra: dict[str, str]) -> list[Le
         policy=write_scale_policy,
     )
     levels: list[Level] = []
-    cases = None
+    floor = cases = None
     try:
         for stack in (floor_stack, case_stack):
             stack.root.mkdir(parents=True)
@@ -122,16 +122,19 @@ async def measure(root: Path, plan: ScalePlan, extra: dict[str, str]) -> list[Le
         for level in plan.levels:
             floor_result = await grow(floor, plan, level, previous, f"http://{HOST}:{floor_metrics}/metrics", log)
             floor_read = await floor_reads(floor_stack, plan.reads, plan.cli_reads)
+            await until_quiet(floor_stack, plan.drain)  # the floor's work done before supportflow's is timed
             case_result = await grow(cases, plan, level, previous, f"http://{HOST}:{case_metrics}/metrics", log)
             log(f"supportflow {level:,}: lists, the audit, sizes")
             case_read = await case_reads(case_stack, cases, plan.reads, plan.cli_reads)
+            await until_quiet(case_stack, plan.drain)
             levels.append(Level(level, case_result, floor_result, case_read, floor_read))
             print(level_table(levels[-1]) + "\n", flush=True)
             previous = level
         return levels
     finally:
-        if cases is not None:
-            await cases.stop()
+        for side in (cases, floor):
+            if side is not None:
+                await side.stop()
         for stack in (case_stack, floor_stack):
             await stack.stop()
 

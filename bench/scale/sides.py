@@ -27,6 +27,7 @@ from starter.client import start_case
 from workflows.contracts import CaseRequest, Requester
 
 DAY = 86_400.0
+BACKLOG_POLL = 0.5  # seconds; the server refreshes its task queue statistics about this often
 FILL_RECEIVED_WITHIN = timedelta(hours=12)  # Sev 4 received this recently warns and breaches days ahead
 
 
@@ -39,9 +40,22 @@ class FloorSide:
     def __init__(self, stack: Stack, seed: int):
         self.stack = stack
         self.random = random.Random(seed)
+        self.backlog = 0
+        self._watching: asyncio.Task | None = None
 
     async def start(self) -> None:
         await self.stack.start_worker(FLOOR_QUEUE, floor=True)
+        self._watching = asyncio.create_task(self._watch_backlog())
+
+    async def stop(self) -> None:
+        if self._watching is not None:
+            self._watching.cancel()
+            await asyncio.gather(self._watching, return_exceptions=True)
+
+    async def _watch_backlog(self) -> None:
+        while True:
+            self.backlog = await self.stack.backlog(FLOOR_QUEUE)
+            await asyncio.sleep(BACKLOG_POLL)
 
     async def _start(self, deadline: float) -> WorkflowHandle:
         return await self.stack.client.start_workflow(
@@ -58,7 +72,12 @@ class FloorSide:
         return self.open_fill
 
     def lag(self) -> int:
-        return 0  # a floor workflow's only task before its deadline is its first: nothing to fall behind on
+        """Started workflows whose first task is still waiting for the worker. Unpaced, the floor's fill ran
+        far ahead of its worker (a backlog of 30,000 tasks at 50,000 open), which then took the shared
+        cores through both sides' windows and bursts."""
+        if self._watching is not None and self._watching.done():
+            self._watching.result()  # raises what stopped the watch: a lag stuck at 0 would pace nothing
+        return self.backlog
 
     async def acted(self, items: Sequence[WorkflowHandle], until: float) -> list[float | None]:
         """When each timed workflow's activity started (epoch seconds), None if not by `until`."""
