@@ -55,7 +55,7 @@ async def paced(calls: list[Callable[[], Awaitable[object]]], concurrency: int, 
 
 async def until_quiet(stack, patience: float, busy: float = 0.05) -> None:
     """Until the worker spends less than `busy` of a core over two seconds: the work its fill queued is done,
-    so the idle rate measured next is idle (a floor worker has no lag to show, only its backlog of tasks)."""
+    so the idle rate measured next is idle (lag counts opens still waiting, not the work they started)."""
     give_up = time.monotonic() + patience
     mark = stack.cpu_mark()
     while time.monotonic() < give_up:
