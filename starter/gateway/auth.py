@@ -50,7 +50,9 @@ def require(*scopes: str):
     return check
 
 
-INTAKE = Depends(require("intake"))
+# The checks themselves, for a route that runs them without FastAPI (starter/gateway/direct_route.py).
+intake_key = require("intake")
+INTAKE = Depends(intake_key)
 OPERATE = Depends(require("operate"))
 READ_ONE = Depends(require("intake", "operate"))
 ADMIN = Depends(require("admin"))

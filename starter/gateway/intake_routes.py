@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse
 
-from starter.gateway.auth import INTAKE
+from starter.gateway.auth import INTAKE, bearer, intake_key
+from starter.gateway.direct_route import json_body, served_by
 from starter.gateway.email_route import email_intake
 from starter.gateway.errors import Forbidden
 from starter.gateway.intake_rate import TOO_MANY, within_intake_rate
@@ -34,7 +35,6 @@ OPENED: Responses = {
 Tenant = Annotated[str, Query(description="The tenant whose policy applies, e.g. blockit", max_length=100)]
 
 
-@router.post("/v1/cases", status_code=201, responses=OPENED, summary="Open a case from CaseRequest JSON")
 async def open_from_json(request: CaseRequest, http: Request, key: ApiKey = INTAKE) -> JSONResponse:
     """Any channel; in-app messaging uses `channel: messaging`. The same `source_id` is the same case."""
     if not key.allows(request.tenant):
@@ -44,6 +44,24 @@ async def open_from_json(request: CaseRequest, http: Request, key: ApiKey = INTA
     # What the gateway found (redaction, notes) and who answered a call are the gateway's to say, never the caller's.
     request = request.model_copy(update={"phi_redacted": False, "notes": [], "answered_by": None, "withheld": []})
     return await open_case(http, request, policy, now)
+
+
+async def serve_open_from_json(http: Request) -> JSONResponse:
+    """`open_from_json` with its dependencies run in their order (the key, the intake rate, the body), directly."""
+    key = await intake_key(http, await bearer(http))
+    await within_intake_rate(http, key)
+    return await open_from_json(json_body(CaseRequest, http, await http.body()), http, key)
+
+
+router.add_api_route(
+    "/v1/cases",
+    open_from_json,
+    methods=["POST"],
+    status_code=201,
+    responses=OPENED,
+    summary="Open a case from CaseRequest JSON",
+    route_class_override=served_by(serve_open_from_json),
+)
 
 
 @router.post("/v1/intake/voicemail", status_code=201, responses=OPENED, summary="Open a case from a voicemail")

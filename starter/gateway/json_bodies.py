@@ -98,14 +98,19 @@ def _is_text(text: str) -> bool:
 
 
 def _parsed_as_json(scope) -> bool:
-    """FastAPI's own rule: no Content-Type, or application/json or application/*+json."""
+    """Every body FastAPI might parse as JSON: no Content-Type (a lenient route), or one that declares JSON."""
     if scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
         return False
     declared = dict(scope["headers"]).get(b"content-type")
-    if declared is None:
-        return True
+    return declared is None or declares_json(declared.decode("latin-1"))
+
+
+def declares_json(content_type: str | None) -> bool:
+    """FastAPI's own rule: application/json or application/*+json, parameters allowed."""
+    if not content_type:
+        return False
     message = email.message.Message()
-    message["content-type"] = declared.decode("latin-1")
+    message["content-type"] = content_type
     subtype = message.get_content_subtype()
     return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
