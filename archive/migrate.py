@@ -10,7 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from archive.store import Archive, ArchiveUnavailable
+from archive.store import Archive, ArchiveLocked
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -37,9 +37,7 @@ def migrate(archive: Archive) -> tuple[str | None, str]:
     for pause in SQLITE_LOCKED_RETRIES:
         try:
             return _upgrade(archive)
-        except ArchiveUnavailable as locked:
-            if archive.dialect != "sqlite" or "database is locked" not in str(locked):
-                raise
+        except ArchiveLocked:
             time.sleep(pause)
     return _upgrade(archive)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -44,6 +45,11 @@ class ArchiveError(RuntimeError):
 
 class ArchiveUnavailable(ArchiveError):
     """The database cannot be reached (or refused the statement); a write is retried until it is back."""
+
+
+class ArchiveLocked(ArchiveUnavailable):
+    """A SQLite file another process holds locked past the busy timeout, or while it switches the file to WAL
+    (which fails at once, before any busy timeout applies): trying again shortly succeeds."""
 
 
 class ArchiveNotReady(ArchiveError):
@@ -123,6 +129,8 @@ class Archive:
     def _refused(self, problem: DBAPIError) -> ArchiveError:
         first = str(problem.orig or problem).strip().splitlines()
         said = first[0] if first else type(problem).__name__
+        if _sqlite_busy(problem.orig):
+            return ArchiveLocked(f"the case archive at {self.where} cannot be reached: {said}")
         if isinstance(problem, OperationalError | InterfaceError):
             return ArchiveUnavailable(f"the case archive at {self.where} cannot be reached: {said}")
         return ArchiveError(f"the case archive at {self.where} refused a statement: {said}")
@@ -285,6 +293,16 @@ def _engine(url: URL, where: str) -> Engine:
         return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
     except (NoSuchModuleError, ModuleNotFoundError) as problem:
         raise ArchiveUrlError(f"{VARIABLE}={where}: no driver for it ({problem})") from None
+
+
+def _sqlite_busy(error: BaseException | None) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED, extended codes included (sqlite3 reports them as OperationalError)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return (
+        isinstance(error, sqlite3.Error)
+        and code is not None
+        and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    )
 
 
 def _sqlite_pragmas(connection, _record) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,13 +16,14 @@ import pytest
 from archive_fixtures import fresh_archive_url
 from postgres_fixtures import postgres  # noqa: F401
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 import tenant_policies
 from archive.migrate import head, migrate
 from archive.pages import Page, latest_page_to, record_page
 from archive.portal import closed_cases
 from archive.schema import cases
-from archive.store import Archive, ArchiveError
+from archive.store import Archive, ArchiveError, ArchiveLocked, ArchiveUnavailable
 from starter.encryption import parse_keyring, requester_email_keys
 from workflows.contracts import CaseRequest, CaseStatus, Requester, TimelineEntry
 from workflows.opening import opened_case
@@ -88,6 +90,26 @@ def test_processes_migrating_one_new_archive_at_once_all_succeed_and_create_it_o
     befores = sorted(out.strip() for out, _ in answers)
     assert befores == sorted(["None", head(), head(), head()]), befores  # exactly one created it
     assert migrate(Archive(archive_url)) == (head(), head())
+
+
+def test_a_sqlite_file_another_process_holds_is_archive_locked_and_nothing_else_is(tmp_path):
+    """`migrate` retries on ArchiveLocked, known by SQLite's own busy code whichever statement met it."""
+    path = tmp_path / "cases.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    waiting = sqlite3.connect(path, timeout=0)
+    with pytest.raises(sqlite3.OperationalError) as busy:
+        waiting.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    with pytest.raises(sqlite3.OperationalError) as missing:
+        holder.execute("SELECT * FROM no_such_table")
+    holder.execute("ROLLBACK")
+    archive = Archive(f"sqlite:///{path}")
+    locked = archive._refused(OperationalError("SELECT", {}, busy.value))
+    assert isinstance(locked, ArchiveLocked) and "database is locked" in str(locked)
+    other = archive._refused(OperationalError("SELECT", {}, missing.value))
+    assert isinstance(other, ArchiveUnavailable) and not isinstance(other, ArchiveLocked)
+    for connection in (holder, waiting):
+        connection.close()
 
 
 def test_writes_are_versioned_upserts(archive_url):
