@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError
 
 from bench.floor import FLOOR_WORKFLOW
 from bench.load import Arrivals
@@ -28,6 +29,7 @@ from workflows.contracts import CaseRequest, Requester
 
 DAY = 86_400.0
 BACKLOG_POLL = 0.5  # seconds; the server refreshes its task queue statistics about this often
+BACKLOG_FAILURES = 20  # in a row: ten seconds without an answer
 FILL_RECEIVED_WITHIN = timedelta(hours=12)  # Sev 4 received this recently warns and breaches days ahead
 
 
@@ -53,8 +55,17 @@ class FloorSide:
             await asyncio.gather(self._watching, return_exceptions=True)
 
     async def _watch_backlog(self) -> None:
+        """The server may cancel one statistics request (a 10,000 run once stopped on "operation was
+        canceled"); the last count stands until the next, and only a server that stops answering ends the run."""
+        failures = 0
         while True:
-            self.backlog = await self.stack.backlog(FLOOR_QUEUE)
+            try:
+                self.backlog = await self.stack.backlog(FLOOR_QUEUE)
+                failures = 0
+            except RPCError:
+                failures += 1
+                if failures >= BACKLOG_FAILURES:
+                    raise
             await asyncio.sleep(BACKLOG_POLL)
 
     async def _start(self, deadline: float) -> WorkflowHandle:
