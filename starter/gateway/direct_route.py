@@ -2,10 +2,11 @@
 
 `POST /v1/cases` is the gateway's busiest route, and FastAPI's per-request
 machinery (solving the key, rate and body dependencies, then the handler's
-wrapping) was a fifth of the gateway's CPU per open (py-spy,
-docs/benchmarks.md). The handler does the same checks in the same order,
-directly: the OpenAPI document, the status codes and the error bodies stay
-the same, and `tests/test_gateway_direct_route.py` holds the two side by side.
+wrapping) was a fifth of the gateway's Python samples per open (py-spy);
+served directly, the gateway's CPU per open fell by a tenth
+(docs/benchmarks.md). The handler does the same checks in the same order:
+the OpenAPI document, the status codes and the error bodies stay the same,
+and `tests/test_gateway_direct_route.py` holds the two side by side.
 """
 
 from __future__ import annotations
