@@ -1,7 +1,8 @@
 """supportflow with tens of thousands of open cases, beside the bare-Temporal floor grown the same way.
 
     .venv/bin/python -m bench.scale                              # levels 10,000 and 50,000 (about an hour)
-    .venv/bin/python -m bench.scale --levels 10000,50000,100000  # and 100,000 (about two hours)
+    .venv/bin/python -m bench.scale --levels 10000,50000,100000  # and 100,000 (about three hours)
+    .venv/bin/python -m bench.scale --levels 100000               # 100,000 alone (about two hours)
     .venv/bin/python -m bench.scale --quick                      # a smoke run: 100 and 200, short windows
 
 Two embedded dev servers (SQLite, WAL, as `supportflow up` starts one):
