@@ -12,8 +12,8 @@ and `tests/test_gateway_direct_route.py` holds the two side by side.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from starter.gateway.errors import FieldErrors, problems_from
 from starter.gateway.json_bodies import declares_json
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 Model = TypeVar("Model", bound=BaseModel)
 
 
