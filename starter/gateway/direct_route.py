@@ -39,9 +39,9 @@ def served_by(handler: Handler) -> type[APIRoute]:
 def json_body(model: type[Model], http: Request, body: bytes) -> Model:
     """The body as FastAPI reads a JSON body parameter: JSON only when the Content-Type says so (an
     empty body is missing, anything else is validated as it came), errors as a 422 naming the field."""
+    if not body:
+        raise FieldErrors([("body", "required field is missing")])
     try:
-        if not body:
-            raise FieldErrors([("body", "required field is missing")])
         content = json.loads(body) if declares_json(http.headers.get("content-type")) else body
         return model.model_validate(content, from_attributes=True)  # as FastAPI validates a body
     except json.JSONDecodeError as invalid:
