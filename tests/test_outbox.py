@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from outbox_fixtures import KEYS, OutboxStack, outbox_env, outbox_stack, serve_gateway  # noqa: F401
+from outbox_fixtures import KEYS, OutboxStack, listener_on, outbox_env, outbox_stack, serve_gateway  # noqa: F401
 from support import eventually, start_case
 
 from activities.outbox import AttemptReport
@@ -192,7 +192,7 @@ async def test_a_retried_delivery_appears_once_with_every_attempt_counted(
     assert await eventually(failed_once, timeout=30), (
         "every delivery failed its first attempt while the outbox was down"
     )
-    async with serve_gateway(stack.client, port):
+    async with serve_gateway(stack.client, listener_on(port)):  # down until now, on purpose
         restarted = OutboxStack(f"http://127.0.0.1:{port}", stack.client, None, smtp_port)
         wanted = (
             ("emergency_intake", "oncall-1", "voice"),
@@ -249,8 +249,9 @@ async def test_the_outbox_page_and_stand_ins_answer_only_this_machine(outbox_sta
 
 async def test_a_live_gateway_has_no_outbox(monkeypatch: pytest.MonkeyPatch, outbox_stack: OutboxStack):
     monkeypatch.setenv("SUPPORTFLOW_DELIVERY", "live")
-    port = free_port()
-    async with serve_gateway(outbox_stack.client, port):
+    listener = listener_on()
+    port = listener.getsockname()[1]
+    async with serve_gateway(outbox_stack.client, listener):
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             listed = await http.get("/v1/outbox", headers={"Authorization": f"Bearer {KEYS['operate']}"})
             assert listed.status_code == 404 and "delivers live" in listed.json()["error"]

@@ -39,12 +39,19 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-@contextlib.asynccontextmanager
-async def serve_gateway(client: Client, port: int) -> AsyncIterator[Any]:
-    """The gateway app (lifespan included, so the outbox starts as configured) on 127.0.0.1:`port`."""
+def listener_on(port: int = 0) -> socket.socket:
+    """A socket bound to 127.0.0.1:`port` (0: one the system picks), holding the port from now on. A port only
+    chosen, then bound after a dev server and a worker start, was once taken in between by an outgoing
+    connection's ephemeral port."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", port))
+    return listener
+
+
+@contextlib.asynccontextmanager
+async def serve_gateway(client: Client, listener: socket.socket) -> AsyncIterator[Any]:
+    """The gateway app (lifespan included, so the outbox starts as configured) on `listener`."""
 
     async def same_client() -> Client:
         return client
@@ -110,7 +117,8 @@ def outbox_env(env: pytest.MonkeyPatch, gateway_port: int, smtp_port: int) -> No
 @pytest_asyncio.fixture(scope="module")
 async def outbox_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OutboxStack]:
     root = tmp_path_factory.mktemp("outbox")
-    gateway_port, smtp_port = free_port(), free_port()
+    listener = listener_on()
+    gateway_port, smtp_port = listener.getsockname()[1], free_port()
     with pytest.MonkeyPatch.context() as env:
         for name in (
             "SUPPORTFLOW_SMTP_USER",
@@ -132,5 +140,5 @@ async def outbox_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
             client = await server.connect(data_converter=pydantic_data_converter)
             async with case_worker(client) as queue:
                 env.setenv("SUPPORTFLOW_TASK_QUEUE", queue)
-                async with serve_gateway(client, gateway_port) as app:
+                async with serve_gateway(client, listener) as app:
                     yield OutboxStack(f"http://127.0.0.1:{gateway_port}", client, app, smtp_port)
