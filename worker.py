@@ -14,6 +14,7 @@ self-hosted cluster and Temporal Cloud.
 | `SUPPORTFLOW_WORKFLOW_POLLERS` | `4` | a fixed count: autoscaling pollers with a minimum of 1 stalled once |
 | `SUPPORTFLOW_ACTIVITY_POLLERS` | `4` | likewise |
 | `SUPPORTFLOW_WORKFLOW_SANDBOX` | `shared` | `shared` imports the workflow modules once per worker (about 55 KB of RSS less per open case, measured); `strict` re-imports them for every case, so the sandbox also catches a stray clock or random call in the workflow code itself at run time (the tests run `strict`) |
+| `SUPPORTFLOW_GC` | `idle` | `idle` freezes what survives a full garbage collection and walks everything only while the worker is idle, or when the heap has doubled (idle_collector.py: a full walk over 2,000 cached cases paused every task in flight for 1.2 to 2.1 s, measured); `python` leaves CPython's collector as it is |
 | `SUPPORTFLOW_GRACEFUL_SHUTDOWN_SECONDS` | `10` | how long running deliveries may finish after SIGTERM/SIGINT |
 | `SUPPORTFLOW_METRICS_PORT` | unset | serve Prometheus metrics on this port |
 | `SUPPORTFLOW_METRICS_HOST` | `127.0.0.1` | the metrics bind address; `0.0.0.0` when a scraper runs in another container |
@@ -48,6 +49,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 import environment
 from archive.store import ArchiveError
 from environment import SettingsError
+from idle_collector import IdleCollector
 from starter import logs
 from starter.client import ClientSettings, TemporalUnavailable, connect
 from workflows import search_attributes
@@ -61,6 +63,7 @@ LIBRARIES_PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "zon
 # stray `datetime.now()` in them at run time; `shared` imports them once, like the rest of `workflows`.
 WORKFLOW_DEFINITIONS = frozenset({"workflows.case", "workflows.auditor"})
 SANDBOXES = ("shared", "strict")
+COLLECTORS = ("idle", "python")
 REQUIRED_SECRETS = ("SUPPORTFLOW_ACK_SECRET", "SUPPORTFLOW_PORTAL_SECRET")
 
 
@@ -73,6 +76,7 @@ class WorkerSettings:
     workflow_pollers: int = 4
     activity_pollers: int = 4
     workflow_sandbox: str = "shared"
+    gc: str = "idle"
     graceful_shutdown_seconds: float = 10.0
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
@@ -127,6 +131,12 @@ def _sandbox(name: str, value: str) -> str:
     return value.lower()
 
 
+def _collector(name: str, value: str) -> str:
+    if value.lower() not in COLLECTORS:
+        raise SettingsError(f"{name}={value!r}: expected idle or python")
+    return value.lower()
+
+
 # (WorkerSettings field, environment variable, parser); an unset or empty variable keeps the default.
 ENVIRONMENT: tuple[tuple[str, str, Callable[[str, str], Any]], ...] = (
     ("max_cached_workflows", "SUPPORTFLOW_MAX_CACHED_WORKFLOWS", _count),
@@ -135,6 +145,7 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str, str], Any]], ...] = (
     ("workflow_pollers", "SUPPORTFLOW_WORKFLOW_POLLERS", _count),
     ("activity_pollers", "SUPPORTFLOW_ACTIVITY_POLLERS", _count),
     ("workflow_sandbox", "SUPPORTFLOW_WORKFLOW_SANDBOX", _sandbox),
+    ("gc", "SUPPORTFLOW_GC", _collector),
     ("graceful_shutdown_seconds", "SUPPORTFLOW_GRACEFUL_SHUTDOWN_SECONDS", _seconds),
     ("metrics_port", "SUPPORTFLOW_METRICS_PORT", _port),
     ("metrics_host", "SUPPORTFLOW_METRICS_HOST", lambda name, value: value),
@@ -281,6 +292,7 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
         loop.add_signal_handler(signum, stop.set)
 
     polling = asyncio.create_task(worker.run())
+    collecting = asyncio.create_task(IdleCollector().run()) if settings.gc == "idle" else None
     log.info(
         "polling %s on %s (namespace %s)%s",
         settings.task_queue,
@@ -294,6 +306,8 @@ async def run_worker(settings: WorkerSettings | None = None) -> None:
         log.info("stopping: running activities get %ss to finish", settings.graceful_shutdown_seconds)
         await worker.shutdown()
     stopping.cancel()
+    if collecting is not None:
+        collecting.cancel()
     await polling  # re-raises a fatal worker error
 
 

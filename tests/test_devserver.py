@@ -186,6 +186,7 @@ def test_worker_settings_default_to_the_contract_and_the_measured_tuning():
     assert (settings.workflow_pollers, settings.activity_pollers) == (4, 4)
     assert settings.graceful_shutdown_seconds == 10
     assert settings.workflow_sandbox == "shared"
+    assert settings.gc == "idle"
     assert settings.metrics_port is None
     assert not settings.client.tls
 
@@ -203,6 +204,7 @@ def test_worker_settings_read_every_variable():
             "SUPPORTFLOW_ACTIVITY_POLLERS": "16",
             "SUPPORTFLOW_GRACEFUL_SHUTDOWN_SECONDS": "2.5",
             "SUPPORTFLOW_WORKFLOW_SANDBOX": "Strict",
+            "SUPPORTFLOW_GC": "Python",
             "SUPPORTFLOW_METRICS_PORT": "9464",
             "SUPPORTFLOW_METRICS_HOST": "0.0.0.0",
             "SUPPORTFLOW_LOG_LEVEL": "debug",
@@ -217,6 +219,7 @@ def test_worker_settings_read_every_variable():
         activity_pollers=16,
         graceful_shutdown_seconds=2.5,
         workflow_sandbox="strict",
+        gc="python",
         metrics_port=9464,
         metrics_host="0.0.0.0",
         log_level="DEBUG",
@@ -241,6 +244,7 @@ def test_worker_settings_turn_tls_on_for_an_api_key_or_a_client_certificate():
         ({"SUPPORTFLOW_METRICS_PORT": "70000"}, "SUPPORTFLOW_METRICS_PORT"),
         ({"SUPPORTFLOW_LOG_LEVEL": "loud"}, "SUPPORTFLOW_LOG_LEVEL"),
         ({"SUPPORTFLOW_WORKFLOW_SANDBOX": "off"}, "SUPPORTFLOW_WORKFLOW_SANDBOX"),
+        ({"SUPPORTFLOW_GC": "off"}, "SUPPORTFLOW_GC"),
         ({"TEMPORAL_TLS_CERT": "c.pem"}, "TEMPORAL_TLS_KEY"),
     ],
 )
