@@ -24,10 +24,11 @@ RUN apt-get update \
 COPY requirements.lock ./
 RUN pip install --require-hashes --no-deps -r requirements.lock && pip check
 
-COPY pyproject.toml README.md worker.py ./
+COPY pyproject.toml README.md worker.py idle_collector.py environment.py tenant_policies.py signed_links.py ./
 COPY workflows ./workflows
 COPY activities ./activities
 COPY starter ./starter
+COPY archive ./archive
 # Our own code, built with the pinned setuptools above and nothing fetched.
 RUN pip install --no-deps --no-build-isolation --no-index --no-compile . && pip check
 

@@ -9,13 +9,13 @@ workflow task in flight waited, and a case that armed its deadline's timer
 in one of them breached that much later. With the default cache of 10,000
 it would be about five times as long.
 
-So after each full collection the survivors are frozen (`gc.freeze()`):
-the next automatic full collections walk only what is newer, and cost tens
-of milliseconds. Frozen objects that later become garbage in a cycle (an
-evicted or finished case) wait for a real full collection: one that walks
-everything, run while the worker is idle, or forced when the frozen
-objects have doubled since the last one, so memory stays bounded while the
-worker is never idle.
+So once a second the collector walks only what is new since the last
+second, tens of milliseconds at most, and freezes what survived
+(`gc.freeze()`), which no collection walks again. A frozen object that
+later becomes garbage in a cycle (a case evicted from the cache, or
+finished) waits for a real full collection, which walks everything. That
+one runs while the worker is idle, or, when the worker is never idle,
+once the heap has doubled since the last one, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -41,13 +41,21 @@ class FullCollection:
     seconds: float
     collected: int
     heap: int  # the Python heap's allocated blocks after it
-    forced: bool  # the worker was busy, but the frozen objects had reached the cap
+    forced: bool  # the worker was busy, but the heap had doubled
 
 
 class IdleCollector:
-    def __init__(self, check_every: float = CHECK_EVERY, idle_share: float = IDLE_SHARE) -> None:
+    def __init__(
+        self,
+        check_every: float = CHECK_EVERY,
+        idle_share: float = IDLE_SHARE,
+        growth_when_idle: float = GROWTH_WHEN_IDLE,
+        growth_cap: float = GROWTH_CAP,
+    ) -> None:
         self.check_every = check_every
         self.idle_share = idle_share
+        self.growth_when_idle = growth_when_idle
+        self.growth_cap = growth_cap
         self.baseline = 0  # the Python heap's allocated blocks after the last real full collection
         self.last: FullCollection | None = None
 
@@ -64,9 +72,9 @@ class IdleCollector:
         gc.collect()  # walks only the unfrozen objects: those made since the last check
         gc.freeze()
         heap = sys.getallocatedblocks()  # not gc.get_freeze_count(): that walks every frozen object
-        if heap >= self.baseline * GROWTH_CAP:
+        if heap >= self.baseline * self.growth_cap:
             return self.collect_fully(forced=busy_share >= self.idle_share)
-        if busy_share < self.idle_share and heap >= self.baseline * GROWTH_WHEN_IDLE:
+        if busy_share < self.idle_share and heap >= self.baseline * self.growth_when_idle:
             return self.collect_fully(forced=False)
         return None
 

@@ -445,6 +445,14 @@ def test_the_image_runs_under_tini_from_hash_checked_pins_without_the_dev_server
         assert SERVICES[name]["init"] is True
 
 
+def test_the_image_copies_every_module_and_package_the_project_installs():
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    copied = {name for line in re.findall(r"^COPY (.+)$", DOCKERFILE, re.M) for name in line.split()[:-1]}
+    modules = {f"{module}.py" for module in setuptools["py-modules"]}
+    packages = {pattern.rstrip("*") for pattern in setuptools["packages"]["find"]["include"]}
+    assert modules | packages <= copied, f"the Dockerfile leaves out {sorted((modules | packages) - copied)}"
+
+
 def test_the_lock_pins_every_runtime_dependency_with_hashes_and_leaves_the_dev_server_out():
     text = (REPO / "requirements.lock").read_text()
     entries = re.findall(
