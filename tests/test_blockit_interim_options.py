@@ -62,6 +62,7 @@ async def test_blockit_sev2_emergency_maintenance_is_due_48_hours_after_the_requ
     assert asked.emergency_due_at == asked.emergency_requested_at + timedelta(hours=48)
     assert asked.state == "workaround_provided", "asking for emergency maintenance does not undo the workaround"
     await case_env.smtp.wait_for(2)  # the acknowledgement, then the emergency_request page's email
+    await case_env.twilio.wait_for(1)  # and its voice call, which may land after the email
     assert {(p["contact"], p["channel"]) for p in case_env.pages("emergency_request")} == {
         ("support-lead", "voice"),
         ("support-lead", "email"),
