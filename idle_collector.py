@@ -3,14 +3,15 @@
 A cached case is about 600 Python objects that the cyclic garbage
 collector tracks. CPython's full collection walks every one of them, and
 it runs whenever a quarter as many objects again have survived since the
-last one. With 2,000 cases cached, measured here (bench/scale), that was a
-pause of 1.2 to 2.1 s every 12 s while evicted cases replayed: every
-workflow task in flight waited, and a case that armed its deadline's timer
-in one of them breached that much later. With the default cache of 10,000
+last one. With 2,000 cases cached, measured (docs/benchmarks.md, "The
+evicted tail was the garbage collector"), that was a pause of 1.2 to 2.1 s
+every 12 s while evicted cases replayed: every workflow task in flight
+waited, and a case that armed its deadline's timer in one of them
+breached that much later. With the default cache of 10,000
 it would be about five times as long.
 
 So once a second the collector walks only what is new since the last
-second, tens of milliseconds at most, and freezes what survived
+second (about 10 ms under that load), and freezes what survived
 (`gc.freeze()`), which no collection walks again. A frozen object that
 later becomes garbage in a cycle (a case evicted from the cache, or
 finished) waits for a real full collection, which walks everything. That

@@ -14,7 +14,7 @@ self-hosted cluster and Temporal Cloud.
 | `SUPPORTFLOW_WORKFLOW_POLLERS` | `4` | a fixed count: autoscaling pollers with a minimum of 1 stalled once |
 | `SUPPORTFLOW_ACTIVITY_POLLERS` | `4` | likewise |
 | `SUPPORTFLOW_WORKFLOW_SANDBOX` | `shared` | `shared` imports the workflow modules once per worker (about 55 KB of RSS less per open case, measured); `strict` re-imports them for every case, so the sandbox also catches a stray clock or random call in the workflow code itself at run time (the tests run `strict`) |
-| `SUPPORTFLOW_GC` | `idle` | `idle` freezes what survives a full garbage collection and walks everything only while the worker is idle, or when the heap has doubled (idle_collector.py: a full walk over 2,000 cached cases paused every task in flight for 1.2 to 2.1 s, measured); `python` leaves CPython's collector as it is |
+| `SUPPORTFLOW_GC` | `idle` | `idle` collects what is new once a second and freezes what survives; the full walk over everything runs only while the worker is idle, or once its heap has doubled (idle_collector.py: at 2,000 cached cases that walk paused every task in flight for 1.2 to 2.1 s, measured); `python` leaves CPython's collector as it is |
 | `SUPPORTFLOW_GRACEFUL_SHUTDOWN_SECONDS` | `10` | how long running deliveries may finish after SIGTERM/SIGINT |
 | `SUPPORTFLOW_METRICS_PORT` | unset | serve Prometheus metrics on this port |
 | `SUPPORTFLOW_METRICS_HOST` | `127.0.0.1` | the metrics bind address; `0.0.0.0` when a scraper runs in another container |
@@ -125,16 +125,13 @@ def _log_level(name: str, value: str) -> str:
     return value.upper()
 
 
-def _sandbox(name: str, value: str) -> str:
-    if value.lower() not in SANDBOXES:
-        raise SettingsError(f"{name}={value!r}: expected shared or strict")
-    return value.lower()
+def _one_of(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(name: str, value: str) -> str:
+        if value.lower() not in choices:
+            raise SettingsError(f"{name}={value!r}: expected {' or '.join(choices)}")
+        return value.lower()
 
-
-def _collector(name: str, value: str) -> str:
-    if value.lower() not in COLLECTORS:
-        raise SettingsError(f"{name}={value!r}: expected idle or python")
-    return value.lower()
+    return parse
 
 
 # (WorkerSettings field, environment variable, parser); an unset or empty variable keeps the default.
@@ -144,8 +141,8 @@ ENVIRONMENT: tuple[tuple[str, str, Callable[[str, str], Any]], ...] = (
     ("max_concurrent_workflow_tasks", "SUPPORTFLOW_MAX_CONCURRENT_WORKFLOW_TASKS", _count),
     ("workflow_pollers", "SUPPORTFLOW_WORKFLOW_POLLERS", _count),
     ("activity_pollers", "SUPPORTFLOW_ACTIVITY_POLLERS", _count),
-    ("workflow_sandbox", "SUPPORTFLOW_WORKFLOW_SANDBOX", _sandbox),
-    ("gc", "SUPPORTFLOW_GC", _collector),
+    ("workflow_sandbox", "SUPPORTFLOW_WORKFLOW_SANDBOX", _one_of(SANDBOXES)),
+    ("gc", "SUPPORTFLOW_GC", _one_of(COLLECTORS)),
     ("graceful_shutdown_seconds", "SUPPORTFLOW_GRACEFUL_SHUTDOWN_SECONDS", _seconds),
     ("metrics_port", "SUPPORTFLOW_METRICS_PORT", _port),
     ("metrics_host", "SUPPORTFLOW_METRICS_HOST", lambda name, value: value),
