@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import os
 import re
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -32,7 +31,7 @@ from gateway_fixtures import ACK_SECRET, KEYS, PORTAL_SECRET, PUBLIC_URL, eventu
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from playwright.async_api import async_playwright
-from receivers import SmtpReceiver
+from receivers import SmtpReceiver, listener_on
 from support import delivery_stand_ins, start_case
 from temporal_fixtures import case_worker
 from temporalio.api.common.v1 import Payload, Payloads, SearchAttributes
@@ -742,8 +741,7 @@ async def test_the_temporal_web_ui_decodes_a_case_through_the_gateway_with_the_c
 ):
     """The dev server's own UI (as `supportflow up` runs it), Debian's Chromium, and the gateway on a real port."""
     assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing: scripts/setup installs Debian's chromium"
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
+    listener = listener_on()
     gateway_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     async with DevServer(tmp_path / "temporal", ui=True, ui_codec_endpoint=f"{gateway_url}/codec") as server:
         env = dict(os.environ) | {

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import re
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -23,6 +22,7 @@ import uvicorn
 from browser import CHROMIUM, CHROMIUM_ARGS
 from gateway_fixtures import Gateway, gateway  # noqa: F401
 from playwright.async_api import async_playwright
+from receivers import listener_on
 
 from starter.gateway.app import create_app
 
@@ -38,8 +38,7 @@ class _QuietServer(uvicorn.Server):
 @pytest_asyncio.fixture(scope="module")
 async def live_url(gateway: Gateway) -> AsyncIterator[str]:
     """The gateway on 127.0.0.1:<free port>, with its public URL (and so its magic links) pointing there."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
+    listener = listener_on()
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     settings = replace(gateway.settings, delivery=replace(gateway.settings.delivery, public_url=url))
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from outbox_fixtures import KEYS, OutboxStack, listener_on, outbox_env, outbox_stack, serve_gateway  # noqa: F401
+from outbox_fixtures import KEYS, OutboxStack, outbox_env, outbox_stack, serve_gateway  # noqa: F401
+from receivers import listener_on
 from support import eventually, start_case
 
 from activities.outbox import AttemptReport

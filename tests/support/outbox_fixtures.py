@@ -18,6 +18,7 @@ import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
+from receivers import listener_on
 from support import REPO
 from temporal_fixtures import case_worker
 from temporalio.client import Client
@@ -37,16 +38,6 @@ class _QuietServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
-
-
-def listener_on(port: int = 0) -> socket.socket:
-    """A socket bound to 127.0.0.1:`port` (0: one the system picks), holding the port from now on. A port only
-    chosen, then bound after a dev server and a worker start, was once taken in between by an outgoing
-    connection's ephemeral port."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", port))
-    return listener
 
 
 @contextlib.asynccontextmanager

@@ -155,9 +155,7 @@ class HttpReceiver:
         return seen()
 
     async def start(self) -> HttpReceiver:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))  # a restarted receiver keeps its port, and the URLs given out
+        listener = listener_on(self.port)  # a restarted receiver keeps its port, and the URLs given out
         self.port = listener.getsockname()[1]
         config = uvicorn.Config(
             self._asgi,
@@ -233,6 +231,16 @@ class HttpReceiver:
         except WebhookVerificationError as refused:
             return str(refused)
         return "valid"
+
+
+def listener_on(port: int = 0) -> socket.socket:
+    """A socket bound to 127.0.0.1:`port` (0: one the system picks), holding the port from now on. A port only
+    chosen, then bound after a dev server and a worker start, was once taken in between by an outgoing
+    connection's ephemeral port."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    return listener
 
 
 def _reply(reply: Reply | int) -> Reply:
