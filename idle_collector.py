@@ -39,7 +39,6 @@ GROWTH_CAP = 2.0  # collected now even when busy: frozen garbage at most doubles
 
 @dataclass
 class FullCollection:
-    at: float  # time.monotonic()
     seconds: float
     collected: int
     heap: int  # the Python heap's allocated blocks after it
@@ -86,7 +85,7 @@ class IdleCollector:
         collected = gc.collect()
         gc.freeze()
         self.baseline = sys.getallocatedblocks()
-        self.last = FullCollection(time.monotonic(), time.perf_counter() - started, collected, self.baseline, forced)
+        self.last = FullCollection(time.perf_counter() - started, collected, self.baseline, forced)
         level = logging.INFO if forced else logging.DEBUG
         log.log(
             level,
