@@ -42,8 +42,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -51,9 +50,8 @@ import environment
 from environment import SettingsError
 from starter import encryption
 from starter.intake.source_ids import stored_source_id
-from workflows import search_attributes as sa
+from starter.start_request import already_started, start_request
 from workflows.contracts import CASE_STILL_OPENING, UPDATE_REJECTED, Amend, CaseRequest, CaseStatus, Comment
-from workflows.messages import summary_line
 from workflows.opening import opened_case
 from workflows.policy import LoadedPolicy
 
@@ -213,33 +211,25 @@ async def start_case(client: Client, request: CaseRequest, policy: LoadedPolicy,
 
     The case starts with the search attributes and summary its opening publishes, worked out with the
     workflow's own `opened_case`, so a list shows it complete from the first moment and its first task
-    upserts nothing."""
+    upserts nothing. The request is built by `start_request`, which costs the gateway less than the SDK's
+    `start_workflow` (issue 17)."""
     request = with_requester_email_key(client, request)
     workflow_id = case_id(request)
     # The id comes from the raw source id (the same message is the same case); the case keeps only its hash.
     request = request.model_copy(update={"source_id": stored_source_id(request.source_id)})
     # As of its own `received_at`: should the workflow's clock disagree, its first task upserts the difference.
-    case = opened_case(workflow_id, request, policy, request.received_at or datetime.now(UTC))
+    case = opened_case(workflow_id, request, policy, request.received_at or datetime.now(UTC), tell_requester=False)
+    start = await start_request(client, workflow_id, queue or task_queue(), request, policy, case)
     try:
-        handle = await client.start_workflow(
-            "SupportCase",
-            args=[request, None, policy],
-            id=workflow_id,
-            task_queue=queue or task_queue(),
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=summary_line(case),
-            search_attributes=sa.as_pairs(sa.values_of(case)),
-            memo={"subject": case.subject, "assignee": case.assignee},
-            result_type=CaseStatus,
-        )
-        return Opened(workflow_id, duplicate=False, handle=handle)
-    except WorkflowAlreadyStartedError:
-        return Opened(
-            workflow_id, duplicate=True, handle=client.get_workflow_handle(workflow_id, result_type=CaseStatus)
-        )
+        started = await client.workflow_service.start_workflow_execution(start, retry=True)
     except RPCError as problem:
+        if already_started(problem):
+            return Opened(
+                workflow_id, duplicate=True, handle=client.get_workflow_handle(workflow_id, result_type=CaseStatus)
+            )
         raise TemporalUnavailable(f"Temporal could not start the case: {problem.message}") from None
+    handle = client.get_workflow_handle(workflow_id, first_execution_run_id=started.run_id, result_type=CaseStatus)
+    return Opened(workflow_id, duplicate=False, handle=handle)
 
 
 def with_requester_email_key(client: Client, args: Args) -> Args:

@@ -25,6 +25,7 @@ from live_gateway import ACK_SECRET, LiveGateway, live_gateway  # noqa: F401
 import signed_links
 from starter.devserver import free_port
 from starter.gateway.app import create_app
+from starter.gateway.json_bodies import body_problems
 from starter.gateway.settings import GatewaySettings
 
 A_CASE = "case-blockit-000000000000000000000000"
@@ -126,6 +127,19 @@ def test_a_lone_surrogate_in_any_text_field_is_a_422_naming_it(socket_to: KeptAl
     answer = socket_to.json("POST", path, with_surrogate(body, field))
     assert answer.status == 422, answer.body
     assert field in {problem["field"] for problem in answer.json()["fields"]}, answer.body
+
+
+@pytest.mark.parametrize(
+    ("raw", "found"),
+    [
+        (rb'{"subject": "a \uDFFF b"}', ["subject"]),  # JSON escapes may be upper case
+        (rb'{"requester": {"a \udbff": 1}}', ["requester.(a key)"]),
+        (rb'{"subject": "a \\ud800 b"}', []),  # an escaped backslash, then the text "ud800": no surrogate
+        (rb'{"subject": "caf\u00e9 \ud83d\ude00"}', []),  # a pair is one character, not two halves
+    ],
+)
+def test_only_a_lone_surrogate_escape_is_a_problem_in_a_json_body(raw: bytes, found: list[str]):
+    assert [field for field, _ in body_problems(raw)] == found
 
 
 @pytest.mark.parametrize(

@@ -52,8 +52,13 @@ def clock_can_start(received_at: datetime, now: datetime) -> bool:
         return False
 
 
-def opened_case(case_id: str, request: CaseRequest, loaded: LoadedPolicy, now: datetime) -> CaseState:
-    """The case as it opens: clocks set, gaps listed (never refused), the requester told, paging begun."""
+def opened_case(
+    case_id: str, request: CaseRequest, loaded: LoadedPolicy, now: datetime, *, tell_requester: bool = True
+) -> CaseState:
+    """The case as it opens: clocks set, gaps listed (never refused), the requester told, paging begun.
+
+    `start_case` passes `tell_requester=False`: it reads only the attributes the opening publishes, and
+    the acknowledgement it would compose is the workflow's to send."""
     policy = loaded.policy
     notes = list(request.notes)
     received_at = request.received_at or now
@@ -95,7 +100,8 @@ def opened_case(case_id: str, request: CaseRequest, loaded: LoadedPolicy, now: d
     )
     if case.phi_redacted:
         case.record(now, "phi_redacted", note="PHI-like text was removed at intake; what was removed is not kept")
-    acknowledge_requester(case, now)
+    if tell_requester:
+        acknowledge_requester(case, now)
     if request.answered_by:
         taken_live(case, request.answered_by, now)
     elif case.channel == "emergency_line" or case.time_critical:
