@@ -228,7 +228,15 @@ async def start_case(client: Client, request: CaseRequest, policy: LoadedPolicy,
                 workflow_id, duplicate=True, handle=client.get_workflow_handle(workflow_id, result_type=CaseStatus)
             )
         raise TemporalUnavailable(f"Temporal could not start the case: {problem.message}") from None
-    handle = client.get_workflow_handle(workflow_id, first_execution_run_id=started.run_id, result_type=CaseStatus)
+    # As `start_workflow` returns it: calls go to the latest run, the result is followed from this one.
+    handle: WorkflowHandle[Any, CaseStatus] = WorkflowHandle(
+        client,
+        workflow_id,
+        result_run_id=started.run_id,
+        first_execution_run_id=started.run_id,
+        result_type=CaseStatus,
+        start_workflow_response=started,
+    )
     return Opened(workflow_id, duplicate=False, handle=handle)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from workflows.calendar import BusinessCalendar
 from workflows.contracts import (
@@ -96,20 +96,24 @@ class CaseState(BaseModel):
     emergency_due_at: datetime | None = None
     emergency_met_at: datetime | None = None
     closed_at: datetime | None = None
-    settled_due: dict[TargetName, datetime] = {}  # the due time a met or breached target was judged against
-    pauses: list[PausedSpan] = []
-    breaches: list[TargetName] = []
-    warnings: list[TargetName] = []
-    warnings_done: list[str] = []  # "target:fraction", fired or passed over
-    missing: list[str] = []
+    settled_due: dict[TargetName, datetime] = Field(
+        default_factory=dict
+    )  # the due time a met or breached target was judged against
+    pauses: list[PausedSpan] = Field(default_factory=list)
+    breaches: list[TargetName] = Field(default_factory=list)
+    warnings: list[TargetName] = Field(default_factory=list)
+    warnings_done: list[str] = Field(default_factory=list)  # "target:fraction", fired or passed over
+    missing: list[str] = Field(default_factory=list)
     phi_redacted: bool = False
-    escalation: Escalation = Escalation()
-    ladders: dict[str, LadderProgress] = {}  # the running ladders, oldest first
-    ladder_runs: dict[str, int] = {}  # starts per ladder name, carried across continue-as-new
+    escalation: Escalation = Field(default_factory=Escalation)
+    ladders: dict[str, LadderProgress] = Field(default_factory=dict)  # the running ladders, oldest first
+    ladder_runs: dict[str, int] = Field(default_factory=dict)  # starts per ladder name, carried across continue-as-new
     replies_sent: int = 0
-    comment_ids: list[str] = []
-    outgoing: list[Delivery] = []  # messages to the requester, waiting for the workflow to send them
-    timeline: list[TimelineEntry] = []
+    comment_ids: list[str] = Field(default_factory=list)
+    outgoing: list[Delivery] = Field(
+        default_factory=list
+    )  # messages to the requester, waiting for the workflow to send them
+    timeline: list[TimelineEntry] = Field(default_factory=list)
 
     # --- reading the policy ---------------------------------------------------
 
