@@ -42,6 +42,7 @@ WORKFLOW_TYPE = "SupportCase"
 # The `type` metadata the SDK sets on each attribute's payload (Keyword, Int, Datetime, Bool).
 ATTRIBUTE_TYPES = {key.name: key._metadata_type.encode() for key in sa.ALL}
 JSON_PLAIN = b"json/plain"
+TO_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode  # the SDK's JSON settings, built once
 
 
 async def start_request(
@@ -81,7 +82,7 @@ def search_attributes(values: Mapping[str, object]) -> SearchAttributes:
 def _attribute(name: str, value: object) -> Payload:
     if isinstance(value, datetime):
         value = value.isoformat()
-    data = json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+    data = TO_JSON(value).encode()
     return Payload(metadata={"encoding": JSON_PLAIN, "type": ATTRIBUTE_TYPES[name]}, data=data)
 
 

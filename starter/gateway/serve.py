@@ -1,4 +1,8 @@
-"""`supportflow gateway --host H --port P`: serve the gateway with uvicorn."""
+"""`supportflow gateway --host H --port P`: serve the gateway with uvicorn.
+
+The access log writes the answers of 400 and above unless `SUPPORTFLOW_ACCESS_LOG` says
+otherwise (starter/gateway/access_log.py).
+"""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     import environment
     from environment import SettingsError
+    from starter.gateway.access_log import access_log_from_env, keep_access_log
     from starter.gateway.app import create_app
     from starter.gateway.intake_rate import IntakeRate
     from starter.gateway.portal_signin import LinkLimit
@@ -39,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         LinkLimit.from_env()
         IntakeRate.from_env()
         OutboxSettings.from_env()
+        access_log = access_log_from_env()
     except (SettingsError, ValueError) as problem:
         print(f"supportflow gateway: {problem}", file=sys.stderr)
         return 2
@@ -67,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level="info",
+        access_log=keep_access_log(access_log),
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     return 0
