@@ -42,7 +42,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -50,7 +50,7 @@ import environment
 from environment import SettingsError
 from starter import encryption
 from starter.intake.source_ids import stored_source_id
-from starter.start_request import already_started, start_request
+from starter.start_request import start_case_workflow
 from workflows.contracts import CASE_STILL_OPENING, UPDATE_REJECTED, Amend, CaseRequest, CaseStatus, Comment
 from workflows.opening import opened_case
 from workflows.policy import LoadedPolicy
@@ -211,32 +211,22 @@ async def start_case(client: Client, request: CaseRequest, policy: LoadedPolicy,
 
     The case starts with the search attributes and summary its opening publishes, worked out with the
     workflow's own `opened_case`, so a list shows it complete from the first moment and its first task
-    upserts nothing. The request is built by `start_request`, which costs the gateway less than the SDK's
-    `start_workflow` (issue 17)."""
+    upserts nothing. `start_case_workflow` builds the request itself, which costs the gateway less than
+    the SDK's `start_workflow` (issue 17)."""
     request = with_requester_email_key(client, request)
     workflow_id = case_id(request)
     # The id comes from the raw source id (the same message is the same case); the case keeps only its hash.
     request = request.model_copy(update={"source_id": stored_source_id(request.source_id)})
     # As of its own `received_at`: should the workflow's clock disagree, its first task upserts the difference.
     case = opened_case(workflow_id, request, policy, request.received_at or datetime.now(UTC), tell_requester=False)
-    start = await start_request(client, workflow_id, queue or task_queue(), request, policy, case)
     try:
-        started = await client.workflow_service.start_workflow_execution(start, retry=True)
+        handle = await start_case_workflow(client, workflow_id, queue or task_queue(), request, policy, case)
+    except WorkflowAlreadyStartedError:
+        return Opened(
+            workflow_id, duplicate=True, handle=client.get_workflow_handle(workflow_id, result_type=CaseStatus)
+        )
     except RPCError as problem:
-        if already_started(problem):
-            return Opened(
-                workflow_id, duplicate=True, handle=client.get_workflow_handle(workflow_id, result_type=CaseStatus)
-            )
         raise TemporalUnavailable(f"Temporal could not start the case: {problem.message}") from None
-    # As `start_workflow` returns it: calls go to the latest run, the result is followed from this one.
-    handle: WorkflowHandle[Any, CaseStatus] = WorkflowHandle(
-        client,
-        workflow_id,
-        result_run_id=started.run_id,
-        first_execution_run_id=started.run_id,
-        result_type=CaseStatus,
-        start_workflow_response=started,
-    )
     return Opened(workflow_id, duplicate=False, handle=handle)
 
 

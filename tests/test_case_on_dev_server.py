@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest_asyncio
-from case_fixtures import blockit_request, events
+from case_fixtures import blockit_request, events, opening_upserts
 from support import eventually, opened_status, start_case
 from temporal_fixtures import case_worker
 from temporalio.client import Client
@@ -47,6 +47,9 @@ async def test_a_case_shows_its_summary_clocks_and_search_attributes_in_the_web_
         return found if found.get(_key("ResponseDueAt")) else None
 
     found = await eventually(attributes)
+    # `start_case` built this start itself (a client without interceptors): the case opened with every
+    # attribute it publishes, so its opening upserted none.
+    assert await opening_upserts(opened.handle) == []
     assert found.get(_key("CaseTenant")) == "blockit"
     assert found.get(_key("CaseState")) == "open"
     assert found.get(_key("CaseChannel")) == "email"

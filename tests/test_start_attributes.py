@@ -7,8 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from case_fixtures import blockit_request
-from temporalio.api.enums.v1 import EventType
+from case_fixtures import blockit_request, opening_upserts
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 import tenant_policies
@@ -17,20 +16,6 @@ from workflows.contracts import CaseStatus
 from workflows.opening import opened_case
 
 MONDAY_10 = datetime(2030, 1, 7, 10, 0, tzinfo=ZoneInfo("America/Chicago"))
-
-
-async def opening_upserts(case) -> list[set[str]]:
-    """The attribute names each upsert set while the case opened (TemporalChangeVersion aside): every
-    workflow task up to the one that starts the case's first timer, which ends the opening."""
-    names = []
-    timer_started = False
-    for event in (await case.fetch_history()).events:
-        if timer_started and event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
-            break
-        timer_started = timer_started or event.event_type == EventType.EVENT_TYPE_TIMER_STARTED
-        if event.HasField("upsert_workflow_search_attributes_event_attributes"):
-            names.append(set(event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields))
-    return [n - {"TemporalChangeVersion"} for n in names if n != {"TemporalChangeVersion"}]
 
 
 def published(status: CaseStatus) -> dict[str, object]:

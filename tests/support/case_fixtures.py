@@ -260,3 +260,17 @@ def blub0x_request(channel: str, received_at: datetime, **extra: Any) -> CaseReq
 
 def events(status: CaseStatus, name: str) -> list:
     return [entry for entry in status.timeline if entry.event == name]
+
+
+async def opening_upserts(case) -> list[set[str]]:
+    """The attribute names each upsert set while the case opened (TemporalChangeVersion aside): every
+    workflow task up to the one that starts the case's first timer, which ends the opening."""
+    names = []
+    timer_started = False
+    for event in (await case.fetch_history()).events:
+        if timer_started and event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            break
+        timer_started = timer_started or event.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+        if event.HasField("upsert_workflow_search_attributes_event_attributes"):
+            names.append(set(event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields))
+    return [n - {"TemporalChangeVersion"} for n in names if n != {"TemporalChangeVersion"}]
