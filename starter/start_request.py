@@ -71,7 +71,7 @@ async def start_case_workflow(
     try:
         started = await client.workflow_service.start_workflow_execution(start, retry=True)
     except RPCError as problem:
-        if already_started(problem):
+        if _already_started(problem):
             raise WorkflowAlreadyStartedError(workflow_id, WORKFLOW_TYPE) from None
         raise
     # As `start_workflow` returns it: calls go to the latest run, the result is followed from this one.
@@ -133,7 +133,7 @@ def _attribute(name: str, value: object) -> Payload:
     return Payload(metadata={"encoding": JSON_PLAIN, "type": ATTRIBUTE_TYPES[name]}, data=data)
 
 
-def already_started(problem: RPCError) -> bool:
+def _already_started(problem: RPCError) -> bool:
     """The server's answer to a start whose id is taken (a duplicate source id), as the SDK recognises it."""
     if problem.status != RPCStatusCode.ALREADY_EXISTS or not problem.grpc_status.details:
         return False

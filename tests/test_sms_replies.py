@@ -5,9 +5,10 @@ gets a polite reply and nothing else, and Twilio's repeat of the same message ch
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -17,6 +18,8 @@ from gateway_fixtures import PUBLIC_URL, Gateway, gateway  # noqa: F401
 from support import eventually
 from twilio.request_validator import RequestValidator
 
+from archive.pages import latest_page_to
+from archive.store import archive_at, archive_url
 from starter.client import case_id
 from starter.gateway import twilio_routes
 from starter.gateway.app import create_app
@@ -55,6 +58,13 @@ async def paged_case(gw: Gateway) -> str:
         return [r for r in gw.twilio.requests if r.form().get("To") == ONCALL_1 and case_id in r.form().get("Body", "")]
 
     assert await eventually(texted), "oncall-1 was never texted"
+
+    async def logged():
+        # The worker logs a page just after Twilio took it; a machine replies faster than that.
+        page = await asyncio.to_thread(latest_page_to, archive_at(archive_url()), ONCALL_1, datetime.now(UTC))
+        return page is not None and page.case_id == case_id
+
+    assert await eventually(logged), "oncall-1's page to this case was never logged"
     return case_id
 
 
