@@ -40,3 +40,11 @@ def required(name: str, env: Mapping[str, str] | None = None, why: str = "") -> 
             f"{name} is not set{f' ({why})' if why else ''}; set it, or {name}_FILE to a file holding it"
         )
     return found
+
+
+def one_of(name: str, given: str, choices: tuple[str, ...]) -> str:
+    """`given`, lower-cased, when it is one of `choices`; otherwise a SettingsError naming `name` and the choices."""
+    if given.lower() not in choices:
+        listed = " or ".join(choices) if len(choices) <= 2 else f"{', '.join(choices[:-1])} or {choices[-1]}"
+        raise SettingsError(f"{name}={given!r}: expected {listed}")
+    return given.lower()

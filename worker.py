@@ -126,12 +126,7 @@ def _log_level(name: str, value: str) -> str:
 
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[str, str], str]:
-    def parse(name: str, value: str) -> str:
-        if value.lower() not in choices:
-            raise SettingsError(f"{name}={value!r}: expected {' or '.join(choices)}")
-        return value.lower()
-
-    return parse
+    return lambda name, value: environment.one_of(name, value, choices)
 
 
 # (WorkerSettings field, environment variable, parser); an unset or empty variable keeps the default.

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Mapping
 
 import environment
-from environment import SettingsError
 
 VARIABLE = "SUPPORTFLOW_ACCESS_LOG"
 CHOICES = ("errors", "all", "off")
@@ -32,10 +31,7 @@ class ErrorsOnly(logging.Filter):
 
 
 def access_log_from_env(env: Mapping[str, str] | None = None) -> str:
-    chosen = (environment.value(VARIABLE, env) or DEFAULT).lower()
-    if chosen not in CHOICES:
-        raise SettingsError(f"{VARIABLE}={chosen!r}: expected {', '.join(CHOICES)}")
-    return chosen
+    return environment.one_of(VARIABLE, environment.value(VARIABLE, env) or DEFAULT, CHOICES)
 
 
 def keep_access_log(chosen: str, logger: str = ACCESS_LOGGER) -> bool:
