@@ -45,7 +45,7 @@ from workflows.state import CaseState
 
 WORKFLOW_TYPE = "SupportCase"
 # The `type` metadata the SDK sets on each attribute's payload (Keyword, Int, Datetime, Bool).
-ATTRIBUTE_TYPES = {key.name: key._metadata_type.encode() for key in sa.ALL}
+ATTRIBUTE_TYPES = {key.name: sa.type_name(key).encode() for key in sa.ALL}
 JSON_PLAIN = b"json/plain"
 TO_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode  # the SDK's JSON settings, built once
 

@@ -7,7 +7,7 @@ module, so an attribute the server does not know never reaches a workflow.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
@@ -77,12 +77,14 @@ def given(attributes: TypedSearchAttributes) -> dict[str, object]:
 CLI_TYPES = {"KEYWORD": "Keyword", "INT": "Int", "DATETIME": "Datetime", "BOOL": "Bool"}
 
 
+def type_name(key: SearchAttributeKey[Any]) -> str:
+    """`Keyword`, `Int`, `Datetime` or `Bool`: the CLI's spelling, and the `type` a payload of `key` carries."""
+    return CLI_TYPES[key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")]
+
+
 def cli_flags() -> list[str]:
     """`--search-attribute Name=Type` for `temporal server start-dev`."""
     flags: list[str] = []
     for key in ALL:
-        flags += [
-            "--search-attribute",
-            f"{key.name}={CLI_TYPES[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}",
-        ]
+        flags += ["--search-attribute", f"{key.name}={type_name(key)}"]
     return flags
