@@ -102,14 +102,10 @@ class QueryCredentialsHidden(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(self._hidden(arg) for arg in record.args)
+            record.args = tuple(
+                self.CREDENTIAL.sub(r"\1[hidden]", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
         return True
-
-    def _hidden(self, arg: object) -> object:
-        # Most lines have no query at all: the substitution only where a credential could be (issue 17).
-        if isinstance(arg, str) and "=" in arg:
-            return self.CREDENTIAL.sub(r"\1[hidden]", arg)
-        return arg
 
 
 def hide_credentials_in_access_log(logger: str = "uvicorn.access") -> None:
