@@ -69,6 +69,20 @@ def test_ordinary_support_text_is_kept(text: str):
     assert redact(text) == (text, 0)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("MRN 123", ("MRN [redacted]", 1)),
+        ("see MRN 1-2-3 above", ("see MRN [redacted] above", 1)),
+        ("MRN 12", ("MRN 12", 0)),
+        ("MRN 1 and 2", ("MRN 1 and 2", 0)),
+    ],
+)
+def test_three_digits_are_the_fewest_an_identifier_holds(text: str, expected: tuple[str, int]):
+    """Text with fewer than three digits skips the patterns (`ENOUGH_DIGITS`); three, however spread, does not."""
+    assert redact(text) == expected
+
+
 def test_count_is_one_per_identifier():
     text = "Pt DOB 01/02/1980, MRN 4455120, SSN 123-45-6789 and member id W99120033; also 1EG4-TE5-MK73."
     redacted, count = redact(text)
