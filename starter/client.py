@@ -16,6 +16,12 @@ CLI to exit codes.
 | `TEMPORAL_TLS_CA` | unset | path to the server's CA, for a cluster with a private CA |
 | `TEMPORAL_API_KEY` | unset | an API key (Temporal Cloud); turns TLS on |
 | `SUPPORTFLOW_ENCRYPTION_KEY` | unset | `id:base64[,…]`: encrypt payloads (starter/encryption.py) |
+| `TEMPORAL_GRPC_COMPRESSION` | `none` | `none` or `gzip`: compress gRPC messages to and from Temporal |
+
+Compression is off unless asked for. The SDK's default (gzip) spent about a twentieth of the
+gateway's CPU per open deflating a 6 KB start that crosses a loopback or a LAN, and it costs the
+server and the worker the same on every message (issue 17, docs/benchmarks.md). `gzip` is for a
+link where bandwidth costs more than CPU.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from temporalio.client import (
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import GrpcCompression, RPCError, RPCStatusCode
 
 import environment
 from environment import SettingsError
@@ -100,6 +106,9 @@ class NoAnswer(CaseError):
 # --- connecting -------------------------------------------------------------------------------
 
 
+COMPRESSION = {"none": GrpcCompression.NONE, "gzip": GrpcCompression.GZIP}
+
+
 @dataclass(frozen=True)
 class ClientSettings:
     address: str = "localhost:7233"
@@ -110,6 +119,7 @@ class ClientSettings:
     tls_ca: Path | None = None
     api_key: str | None = None
     encryption: encryption.Keyring | None = None
+    grpc_compression: str = "none"
 
     @property
     def tls(self) -> bool:
@@ -128,6 +138,7 @@ class ClientSettings:
                 ("tls_key", "TEMPORAL_TLS_KEY"),
                 ("tls_ca", "TEMPORAL_TLS_CA"),
                 ("api_key", "TEMPORAL_API_KEY"),
+                ("grpc_compression", "TEMPORAL_GRPC_COMPRESSION"),
             )
         }
         if bool(found["tls_cert"]) != bool(found["tls_key"]):
@@ -137,6 +148,10 @@ class ClientSettings:
         for path in ("tls_cert", "tls_key", "tls_ca"):
             if path in values:
                 values[path] = Path(values[path])
+        if "grpc_compression" in values:
+            values["grpc_compression"] = environment.one_of(
+                "TEMPORAL_GRPC_COMPRESSION", values["grpc_compression"], tuple(COMPRESSION)
+            )
         return cls(**values, encryption=encryption.keyring_from_env(env))
 
 
@@ -163,6 +178,7 @@ async def connect(settings: ClientSettings | None = None, runtime: Runtime | Non
             tls=tls,
             data_converter=encryption.data_converter(settings.encryption),
             runtime=runtime,
+            grpc_compression=COMPRESSION[settings.grpc_compression],
         )
     except RuntimeError as problem:  # the SDK reports an unreachable server as a RuntimeError
         raise TemporalUnavailable(

@@ -16,12 +16,14 @@ with workflow.unsafe.imports_passed_through():
     import pytest
     from temporalio.api.enums.v1 import EventType, IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+    from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
     from temporalio.client import Client, WorkflowExecutionStatus
+    from temporalio.service import GrpcCompression
     from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
     import worker as supportflow_worker
-    from starter.client import ClientSettings
+    from starter.client import ClientSettings, connect
     from starter.devserver import DevServer, PortInUseError
     from workflows import search_attributes
 
@@ -177,6 +179,17 @@ async def test_build_worker_refuses_a_client_without_the_pydantic_converter(dev_
         supportflow_worker.build_worker(plain)
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"), [({}, GrpcCompression.NONE), ({"TEMPORAL_GRPC_COMPRESSION": "GZIP"}, GrpcCompression.GZIP)]
+)
+async def test_the_client_compresses_grpc_only_when_asked(dev_server, given, expected):
+    """Off by default: deflating every start cost the gateway CPU that a loopback or a LAN never pays back."""
+    settings = ClientSettings.from_env({"TEMPORAL_ADDRESS": dev_server.address, **given})
+    client = await connect(settings)
+    assert client.service_client.config.grpc_compression is expected
+    assert (await client.workflow_service.get_system_info(GetSystemInfoRequest())).server_version
+
+
 def test_worker_settings_default_to_the_contract_and_the_measured_tuning():
     settings = supportflow_worker.WorkerSettings.from_env({})
     client = settings.client
@@ -189,6 +202,7 @@ def test_worker_settings_default_to_the_contract_and_the_measured_tuning():
     assert settings.gc == "idle"
     assert settings.metrics_port is None
     assert not settings.client.tls
+    assert settings.client.grpc_compression == "none"
 
 
 def test_worker_settings_read_every_variable():
@@ -246,6 +260,7 @@ def test_worker_settings_turn_tls_on_for_an_api_key_or_a_client_certificate():
         ({"SUPPORTFLOW_WORKFLOW_SANDBOX": "off"}, "SUPPORTFLOW_WORKFLOW_SANDBOX"),
         ({"SUPPORTFLOW_GC": "off"}, "SUPPORTFLOW_GC"),
         ({"TEMPORAL_TLS_CERT": "c.pem"}, "TEMPORAL_TLS_KEY"),
+        ({"TEMPORAL_GRPC_COMPRESSION": "brotli"}, "TEMPORAL_GRPC_COMPRESSION"),
     ],
 )
 def test_a_bad_worker_setting_names_its_variable(env, named):
