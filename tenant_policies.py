@@ -48,7 +48,11 @@ class PolicyError(ValueError):
 
 
 def policy_dir() -> Path:
-    return Path(os.environ.get("SUPPORTFLOW_POLICY_DIR", "policies"))
+    return Path(_policy_dir_name())
+
+
+def _policy_dir_name() -> str:
+    return os.environ.get("SUPPORTFLOW_POLICY_DIR", "policies")
 
 
 def policy_path(tenant: str) -> Path:
@@ -137,14 +141,16 @@ def loaded_policy(tenant: str, year: int) -> LoadedPolicy:
 
 
 def _stamp(tenant: str) -> tuple[str, int, int]:
-    path = policy_path(tenant)
+    """The file's identity as of now. Every open asks, so the path stays a string: building a `Path` cost
+    more than the `stat` (issue 17)."""
     if not TENANT.fullmatch(tenant or ""):
         raise UnknownTenant(tenant)
+    path = os.path.join(_policy_dir_name(), f"{tenant}.yaml")
     try:
-        stat = path.stat()
+        stat = os.stat(path)
     except OSError:
         raise UnknownTenant(tenant) from None
-    return str(path), stat.st_mtime_ns, stat.st_size
+    return path, stat.st_mtime_ns, stat.st_size
 
 
 @lru_cache(maxsize=64)

@@ -423,9 +423,10 @@ class LoadedPolicy(BaseModel):
 
     def business_calendar(self) -> BusinessCalendar:
         """Built once per copy; a shared copy also shares the calendar's cache of open hours per day."""
-        if self._calendar is None:
-            self._calendar = self.policy.calendar.business_calendar(date(self.last_year, 12, 31))
-        return self._calendar
+        calendar = self._calendar  # a private attribute is read through pydantic's __getattr__: once, not twice
+        if calendar is None:
+            calendar = self._calendar = self.policy.calendar.business_calendar(date(self.last_year, 12, 31))
+        return calendar
 
 
 # The copy of each policy version that this worker's cases share, for as long as any case holds it.

@@ -35,6 +35,8 @@ def printable(text: str) -> str:
 
 def stored_text(text: str) -> str:
     """`text` as it may be stored: no control characters but TAB, LF and CR, no lone surrogates."""
+    if text.isascii() and not _CONTROLS.search(text):  # most text, decided without copying it (issue 17)
+        return text
     return _CONTROLS.sub("", printable(text))
 
 
