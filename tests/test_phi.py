@@ -162,3 +162,16 @@ def test_source_ids_are_stored_as_their_hash_except_our_own_message_ids():
 
 def test_stored_text_drops_control_characters_but_tab_newline_and_return():
     assert stored_text("a\x00b\x1b[1m\x7f\x85c\td\r\ne\ud800") == "ab[1mc\td\r\ne\ufffd"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("a\x00b\x1b[1m", "ab[1m"), ("rm\x7f", "rm"), ("café\x85", "café"), ("tab\tline\r\n", "tab\tline\r\n")],
+)
+def test_stored_text_cleans_ascii_and_other_text_alike(text: str, expected: str):
+    assert stored_text(text) == expected
+
+
+def test_clean_ascii_text_is_stored_as_it_came():
+    text = "Scheduling page down since 9:00"
+    assert stored_text(text) is text
