@@ -44,8 +44,8 @@ ALL = (
 def values_of(case: CaseState) -> dict[str, object]:
     """What each attribute holds for `case` (None: unset). One definition, for the workflow's upserts and
     for the attributes a case is started with."""
-    # Each deadline worked out once (the business-hours arithmetic is most of an opening's cost, issue 17),
-    # and the first breach among `case.alarms()` without working out every warning's moment too.
+    # Each deadline worked out once: it is business-hours arithmetic, and every start and upsert asks for it
+    # (issue 17: 40 → 23 µs). The first breach among `case.alarms()`, without every warning's moment too.
     running = [which for which in TARGETS if case.clock_running(which)]
     computed = {which: case.computed_due(which) for which in dict.fromkeys(["response", "resolution", *running])}
     due_at = {which: case.settled_due.get(which) or computed[which] for which in ("response", "resolution")}
