@@ -56,7 +56,12 @@ def _policy_dir_name() -> str:
 
 
 def policy_path(tenant: str) -> Path:
-    return policy_dir() / f"{tenant}.yaml"
+    return Path(policy_file(tenant))
+
+
+def policy_file(tenant: str) -> str:
+    """`policy_path` as a string: every open stats it, and building a `Path` cost more than the stat (issue 17)."""
+    return os.path.join(_policy_dir_name(), f"{tenant}.yaml")
 
 
 def read_policy_file(path: str | Path) -> Policy:
@@ -141,11 +146,10 @@ def loaded_policy(tenant: str, year: int) -> LoadedPolicy:
 
 
 def _stamp(tenant: str) -> tuple[str, int, int]:
-    """The file's identity as of now. Every open asks, so the path stays a string: building a `Path` cost
-    more than the `stat` (issue 17)."""
+    """The file's identity as of now; every open asks."""
     if not TENANT.fullmatch(tenant or ""):
         raise UnknownTenant(tenant)
-    path = os.path.join(_policy_dir_name(), f"{tenant}.yaml")
+    path = policy_file(tenant)
     try:
         stat = os.stat(path)
     except OSError:
