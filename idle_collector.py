@@ -35,6 +35,7 @@ CHECK_EVERY = 1.0  # seconds
 IDLE_SHARE = 0.05  # of one core, over the last check: nothing is waiting for this process
 GROWTH_WHEN_IDLE = 1.25  # CPython's own rule for a full collection: a quarter more since the last one
 GROWTH_CAP = 2.0  # collected now even when busy: frozen garbage at most doubles the heap
+STALL = 0.25  # seconds a check may wake late before the worker logs it
 
 
 @dataclass
@@ -86,9 +87,7 @@ class IdleCollector:
         gc.freeze()
         self.baseline = sys.getallocatedblocks()
         self.last = FullCollection(time.perf_counter() - started, collected, self.baseline, forced)
-        level = logging.INFO if forced else logging.DEBUG
-        log.log(
-            level,
+        log.info(
             "full garbage collection%s: %.0f ms, %d objects collected, %d heap blocks kept",
             " (forced: busy, but the heap had doubled)" if forced else " while idle",
             self.last.seconds * 1000,
@@ -98,13 +97,20 @@ class IdleCollector:
         return self.last
 
     async def run(self) -> None:
-        """Check every `check_every` seconds, measuring how busy this process was in between by its CPU time."""
+        """Check every `check_every` seconds, measuring how busy this process was in between by its CPU time.
+
+        A check that wakes late means the interpreter was held that long (a collection, or Python that
+        does not yield); workflow tasks in flight waited too. It is logged, so a late deadline can be
+        matched to the moment."""
         self.start()
         try:
             cpu, wall = time.process_time(), time.monotonic()
             while True:
                 await asyncio.sleep(self.check_every)
                 now_cpu, now_wall = time.process_time(), time.monotonic()
+                late = now_wall - wall - self.check_every
+                if late > STALL:
+                    log.info("the worker's event loop ran %.0f ms late: its Python was held", late * 1000)
                 self.check((now_cpu - cpu) / max(now_wall - wall, 1e-6))
                 cpu, wall = time.process_time(), time.monotonic()
         finally:

@@ -7,6 +7,7 @@ workers run it beside the other benchmark smoke runs (scripts/test, --dist loadf
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,8 @@ SCALE_FIGURES = [
     "breach lateness evicted max, s",
     "breach lateness cached p50, s",
     "breach lateness cached p99, s",
+    *(f"evicted lateness, {part} p99, s" for part in ("armed", "timer", "queued", "task", "page")),
+    *(f"evicted lateness, latest 1%: {part} mean, s" for part in ("armed", "timer", "queued", "task", "page")),
     "worker CPU per breach, evicted, ms",
     "worker CPU per breach, cached, ms",
     "worker RSS, MiB",
@@ -42,11 +45,16 @@ SCALE_FIGURES = [
 ]
 
 
-def test_scale_bench_prints_both_levels_beside_the_floor_and_the_growth() -> None:
+def test_scale_bench_prints_both_levels_beside_the_floor_and_the_growth(tmp_path: Path) -> None:
     """`python -m bench.scale --quick` (docs/benchmarks.md, "Scale"): two small levels, every figure measured on
     both sides, every timed deadline acted on, and the growth from one level to the next. No timing is judged."""
+    figures = tmp_path / "scale.json"
     run = subprocess.run(
-        [sys.executable, "-m", "bench.scale", "--quick"], cwd=REPO, capture_output=True, text=True, timeout=1200
+        [sys.executable, "-m", "bench.scale", "--quick", "--json", str(figures)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert run.returncode == 0, run.stderr[-4000:]
     out = run.stdout
@@ -63,3 +71,11 @@ def test_scale_bench_prints_both_levels_beside_the_floor_and_the_growth() -> Non
                 assert cells[1] not in ("n/a", "—"), f"{figure} has no floor beside it:\n{table}"
     growth = out.split("### Growth", 1)[1]
     assert all(f"| {figure} |" in growth for figure in SCALE_FIGURES), growth
+    # Each deadline's lateness, taken apart from its history (bench/scale/breakdown.py), adds up to the whole.
+    for level in json.loads(figures.read_text())["levels"]:
+        for side in ("cases", "floor"):
+            for name in ("evicted", "cached"):
+                window = level[side][name]
+                parts = window["breakdown"]
+                assert parts["read"] == window["lateness"]["measured"], (side, name, parts)
+                assert parts["residual"] < 0.01, (side, name, parts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 import weakref
 from collections.abc import Iterator
 
@@ -92,3 +93,22 @@ async def test_the_running_collector_freezes_as_it_goes_and_unfreezes_everything
     with pytest.raises(asyncio.CancelledError):
         await running
     assert gc.get_freeze_count() == 0
+
+
+async def test_a_held_event_loop_is_logged_with_how_long(caplog):
+    """A late deadline can then be matched to the moment the worker's Python was held."""
+    collector = IdleCollector(check_every=0.01)
+    with caplog.at_level("INFO", logger="supportflow.worker.gc"):
+        running = asyncio.create_task(collector.run())
+        await asyncio.sleep(0.05)
+        time.sleep(0.4)  # holds the loop, as a long collection or a tight loop in workflow code would
+        await asyncio.sleep(0.05)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    held_ms = [
+        int(record.getMessage().split("ran ", 1)[1].split(" ms", 1)[0])
+        for record in caplog.records
+        if "event loop ran" in record.getMessage()
+    ]
+    assert any(held >= 300 for held in held_ms), caplog.text

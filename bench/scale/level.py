@@ -19,6 +19,7 @@ import httpx
 
 from bench.load import Lateness, deadlines, each, sleep_until
 from bench.phase import Accounting, Result
+from bench.scale.breakdown import Breakdown, breakdown
 from bench.scale.plan import ScalePlan
 
 LAG_POLL = 0.2
@@ -29,6 +30,10 @@ class Window:
     lateness: Lateness
     cpu: dict[str, float]  # net CPU seconds per deadline, by process
     cache_misses: float | None = None  # workflow tasks that found their workflow evicted, during the window
+    ids: list[str] = field(default_factory=list)  # the timed items' workflow ids, with their deadlines and when
+    due: list[float] = field(default_factory=list)  # each was acted on: read back by `breakdown` afterwards
+    acted: list[float | None] = field(default_factory=list)
+    breakdown: Breakdown | None = None
 
 
 @dataclass
@@ -101,7 +106,8 @@ async def window(side, plan: ScalePlan, items: list, due: list[float], metrics_u
     accounting.end(result)
     misses_after = sticky_cache_misses(metrics_url)
     misses = None if misses_before is None or misses_after is None else misses_after - misses_before
-    return Window(Lateness.of(late, len(items)), result.cpu, misses)
+    ids = [side.workflow_id(item) for item in items]
+    return Window(Lateness.of(late, len(items)), result.cpu, misses, ids, list(due), acted)
 
 
 async def grow(side, plan: ScalePlan, level: int, previous: int, metrics_url: str | None, log) -> LevelResult:
@@ -177,4 +183,6 @@ async def grow(side, plan: ScalePlan, level: int, previous: int, metrics_url: st
     result.evicted = await window(side, plan, items, due, metrics_url)
     log(f"{side.name} {level:,}: cached window ({len(cached_items)} deadlines)")
     result.cached = await window(side, plan, cached_items, cached_due, metrics_url)
+    for timed in (result.evicted, result.cached):  # after both windows: reading histories loads the server
+        timed.breakdown = await breakdown(side.stack.client, timed.ids, timed.due, timed.acted)
     return result

@@ -6,6 +6,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
+from bench.scale.breakdown import PARTS, TAIL, Breakdown
 from bench.scale.level import LevelResult, Window
 from bench.scale.reads import Reads
 from bench.table import Row, render
@@ -32,6 +33,18 @@ def _lateness(label: str, ours: Window, base: Window) -> list[Row]:
     ]
 
 
+def _parts(label: str, ours: Window, base: Window) -> list[Row]:
+    """Each part of the lateness (bench/scale/breakdown.py) at p99, then averaged over the latest deadlines."""
+    mine, floor = ours.breakdown or Breakdown(), base.breakdown or Breakdown()
+    nan = math.nan
+    at_p99 = [Row(f"{label} lateness, {part} p99, s", mine.p(part, 0.99), floor.p(part, 0.99), 3) for part in PARTS]
+    worst = f"{label} lateness, latest {TAIL:.0%}"
+    in_tail = [
+        Row(f"{worst}: {part} mean, s", mine.tail.get(part, nan), floor.tail.get(part, nan), 3) for part in PARTS
+    ]
+    return at_p99 + in_tail
+
+
 def _share(window: Window, count: int) -> float:
     return math.nan if window.cache_misses is None else min(window.cache_misses / max(count, 1), 1.0) * 100
 
@@ -49,6 +62,7 @@ def rows(at: Level) -> list[Row]:
         Row("sustained fill, cases/s", cases.fill_rate, floor.fill_rate, 1),
         *_lateness("evicted", evicted, floor.evicted),
         *_lateness("cached", cached, floor.cached),
+        *_parts("evicted", evicted, floor.evicted),
         Row(
             "deadlines on evicted cases, %",
             _share(evicted, evicted.lateness.measured),

@@ -82,6 +82,10 @@ class FloorSide:
     def burst_call(self, path: str) -> Callable[[], Awaitable[object]]:
         return self.open_fill
 
+    @staticmethod
+    def workflow_id(item: WorkflowHandle) -> str:
+        return item.id
+
     def lag(self) -> int:
         """Started workflows whose first task is still waiting for the worker. Unpaced, the floor's fill ran
         far ahead of its worker (a backlog of 30,000 tasks at 50,000 open), which then took the shared
@@ -166,6 +170,10 @@ class CaseSide:
         if path == "gateway":
             return lambda: self._post(self.fill_request())
         return self.open_fill
+
+    @staticmethod
+    def workflow_id(item: str) -> str:
+        return item
 
     def lag(self) -> int:
         """Cases opened whose acknowledgement email has not reached the SMTP receiver yet."""
