@@ -134,7 +134,8 @@ async def grow(side, plan: ScalePlan, level: int, previous: int, metrics_url: st
     probe = first
     rest = fill - first
     remaining = rest + plan.timed + plan.cached + plan.burst * len(side.paths)
-    evicted_at = time.time() + remaining / rate * 1.25 + plan.lead + plan.idle_seconds * 2 + plan.wake_before
+    settling = plan.settle * (len(side.paths) + 1)
+    evicted_at = time.time() + remaining / rate * 1.25 + settling + plan.lead + plan.idle_seconds * 2 + plan.wake_before
     evicted_due = deadlines(plan.timed, evicted_at, plan.spread, plan.seed + level)
     cached_at = evicted_at + plan.spread + plan.drain + plan.idle_seconds * 2 + plan.wake_before + 5
     cached_due = deadlines(plan.cached, cached_at, plan.spread, plan.seed + level + 1)

@@ -21,6 +21,10 @@ class ScalePlan:
     burst: int = 1_000  # opens per intake path timed at full concurrency, per level
     spread: float = 60.0  # each window's deadlines fall in this many seconds
     lead: float = 30.0  # from the estimated end of intake to the evicted window
+    # Each burst and the cached batch end with the worker catching up and going quiet, often with a full
+    # garbage collection on the way (2 to 3 s at a 2,000 cache): time the fill's rate does not count. Without
+    # it intake overran the evicted window's start by about 25 s at every 10,000 level.
+    settle: float = 20.0
     drain: float = 60.0  # how long after a window a late breach is still waited for
     idle_seconds: float = 10.0
     # A case wakes this early for a deadline more than twice as far ahead (workflows/alarm_clock.py): windows
@@ -49,6 +53,7 @@ QUICK = dict(
     burst=20,
     spread=3.0,
     lead=3.0,
+    settle=1.0,
     drain=6.0,
     idle_seconds=1.0,
     wake_before=0.0,
