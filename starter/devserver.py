@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import socket
 import sys
 import time
@@ -31,6 +32,11 @@ SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 
 # Ports handed out by this process; the OS may offer a just-released port twice.
 _handed_out: set[int] = set()
+EPHEMERAL_RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range"
+IANA_DYNAMIC_PORTS = (49152, 65535)  # where bind(0) picks on systems without that file (macOS)
+LOWEST_PORT = 10_000  # above the well-known and most registered services' ports
+MIN_PORTS_BELOW = 1_000  # fewer below the kernel's range (a tuned host): take what bind(0) gives
+PORT_ATTEMPTS = 1_000
 
 
 class DevServerError(RuntimeError):
@@ -56,15 +62,36 @@ def temporal_binary() -> Path:
     return path
 
 
+def ephemeral_ports() -> range:
+    """The ports the kernel picks from when a program binds port 0."""
+    try:
+        low, high = (int(part) for part in Path(EPHEMERAL_RANGE_FILE).read_text().split())
+    except (OSError, ValueError):
+        low, high = IANA_DYNAMIC_PORTS
+    return range(low, high + 1)
+
+
 def free_port() -> int:
-    """A port nothing listens on right now, never one this process handed out before."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind((HOST, 0))
-            port = probe.getsockname()[1]
-        if port not in _handed_out:
+    """A port nothing listens on right now, never one this process handed out before, and outside the range
+    the kernel picks from for port 0.
+
+    The dev server picks its internal services' ports (history, matching, worker) by binding port 0 and
+    letting go, after ours were chosen and before it binds them. A port from that range could so be picked
+    twice, and the dev server then exits on "bind: address already in use" (seen twice in one test run, on
+    the metrics port). Below the range, only another program choosing ports by hand can collide."""
+    ours = range(LOWEST_PORT, ephemeral_ports().start)
+    for _ in range(PORT_ATTEMPTS):
+        port = random.choice(ours) if len(ours) >= MIN_PORTS_BELOW else _any_free_port()
+        if port not in _handed_out and port_is_free(port):
             _handed_out.add(port)
             return port
+    raise DevServerError(f"no free port on {HOST} after {PORT_ATTEMPTS} tries")
+
+
+def _any_free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
 
 
 def port_is_free(port: int) -> bool:

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
 
     import worker as supportflow_worker
     from starter.client import ClientSettings, connect
-    from starter.devserver import DevServer, PortInUseError
+    from starter.devserver import LOWEST_PORT, DevServer, PortInUseError, ephemeral_ports, free_port
     from workflows import search_attributes
 
 pytestmark = pytest.mark.takes(11)  # seconds, about: the longest files start first (conftest)
@@ -274,3 +274,15 @@ def test_the_strict_sandbox_re_imports_the_workflow_definitions_and_the_shared_o
     assert definitions <= set(shared) and not definitions & set(strict)
     assert set(shared) - set(strict) == definitions, "the two differ only in the workflow definitions"
     assert {"workflows.calendar", "workflows.state", "pydantic"} <= set(strict)
+
+
+def test_free_ports_lie_below_the_range_the_dev_server_picks_its_own_from():
+    """The dev server binds port 0 for its internal services after ours are chosen: a port of ours from that
+    range could be picked again before we bind it, and the server would exit on "address already in use"."""
+    kernel_picks = ephemeral_ports()
+    ports = [free_port() for _ in range(50)]
+    assert len(set(ports)) == len(ports)
+    for port in ports:
+        assert LOWEST_PORT <= port < kernel_picks.start, (port, kernel_picks)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+            listener.bind(("127.0.0.1", port))  # free, as promised
