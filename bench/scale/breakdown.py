@@ -19,15 +19,15 @@ the bench now prints it at every level, so a stall says where it was.
 
 from __future__ import annotations
 
-import asyncio
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from temporalio.api.enums.v1 import EventType, TaskQueueKind
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
-from bench.load import percentile
+from bench.load import each, percentile
 
 PARTS = ("armed", "timer", "queued", "task", "page")
 TAIL = 0.01  # the worst share of deadlines whose parts are averaged
@@ -38,7 +38,6 @@ FETCH_CONCURRENCY = 16
 class Breakdown:
     parts: dict[str, list[float]] = field(default_factory=lambda: {part: [] for part in PARTS})
     tail: dict[str, float] = field(default_factory=dict)  # mean of each part over the latest TAIL of deadlines
-    arming_from_normal_queue: int = 0  # arming tasks the server sent with the whole history (not sticky)
     read: int = 0
     residual: float = 0.0  # the largest |lateness - sum of its parts|: the parts account for the whole
 
@@ -54,87 +53,68 @@ def _planned_fire(event: HistoryEvent) -> float:
     return _at(event) + event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta().total_seconds()
 
 
-def parts_of(events: Sequence[HistoryEvent], deadline: float, arrival: float) -> tuple[dict[str, float], bool] | None:
-    """The five parts for the timer nearest `deadline`, and whether its arming task came from the normal queue.
-    None when the history holds no such timer (the item was not acted on)."""
+def parts_of(events: Sequence[HistoryEvent], deadline: float, arrival: float) -> dict[str, float] | None:
+    """The five parts for the timer nearest `deadline`; None when the history holds no such timer acted on."""
     by_id = {event.event_id: event for event in events}
-    timers = [event for event in events if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED]
+    by_type: dict[int, list[HistoryEvent]] = defaultdict(list)
+    for event in events:
+        by_type[event.event_type].append(event)
+    timers = by_type[EventType.EVENT_TYPE_TIMER_STARTED]
     if not timers:
         return None
     timer = min(timers, key=lambda event: abs(_planned_fire(event) - deadline))
-    fired = next(
-        (
-            event
-            for event in events
-            if event.event_type == EventType.EVENT_TYPE_TIMER_FIRED
-            and event.timer_fired_event_attributes.started_event_id == timer.event_id
-        ),
-        None,
-    )
-    if fired is None:
+    fired = {
+        event.timer_fired_event_attributes.started_event_id: event
+        for event in by_type[EventType.EVENT_TYPE_TIMER_FIRED]
+    }
+    completed = {
+        event.workflow_task_completed_event_attributes.started_event_id: event
+        for event in by_type[EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED]
+    }
+    if timer.event_id not in fired:
         return None
+    timer_fired = fired[timer.event_id]
     arming = by_id[timer.timer_started_event_attributes.workflow_task_completed_event_id]
     arming_started = by_id[arming.workflow_task_completed_event_attributes.started_event_id]
-    arming_scheduled = by_id[arming.workflow_task_completed_event_attributes.scheduled_event_id]
-    next_started = next(
+    # The task the firing woke: the first to start after it, once it completed.
+    woken = next(
         (
             event
-            for event in events
-            if event.event_id > fired.event_id and event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
+            for event in by_type[EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED]
+            if event.event_id > timer_fired.event_id and event.event_id in completed
         ),
         None,
     )
-    next_completed = next(
-        (
-            event
-            for event in events
-            if next_started is not None
-            and event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-            and event.workflow_task_completed_event_attributes.started_event_id == next_started.event_id
-        ),
-        None,
-    )
-    if next_started is None or next_completed is None:
+    if woken is None:
         return None
-    parts = {
+    return {
         "armed": _at(arming) - _at(arming_started),
-        "timer": _at(fired) - _planned_fire(timer),
-        "queued": _at(next_started) - _at(fired),
-        "task": _at(next_completed) - _at(next_started),
-        "page": arrival - _at(next_completed),
+        "timer": _at(timer_fired) - _planned_fire(timer),
+        "queued": _at(woken) - _at(timer_fired),
+        "task": _at(completed[woken.event_id]) - _at(woken),
+        "page": arrival - _at(completed[woken.event_id]),
     }
-    kind = arming_scheduled.workflow_task_scheduled_event_attributes.task_queue.kind
-    return parts, kind == TaskQueueKind.TASK_QUEUE_KIND_NORMAL
 
 
 async def breakdown(
     client: Client, ids: Sequence[str], due: Sequence[float], acted: Sequence[float | None]
 ) -> Breakdown:
     """The parts of every acted-on item's lateness, from its history."""
-    gate = asyncio.Semaphore(FETCH_CONCURRENCY)
 
-    async def one(workflow_id: str, deadline: float, arrival: float | None):
-        if arrival is None:
-            return None
-        async with gate:
-            history = await client.get_workflow_handle(workflow_id).fetch_history()
-        found = parts_of(history.events, deadline, arrival)
-        return None if found is None else (*found, arrival - deadline)
+    async def one(item: tuple[str, float, float]) -> tuple[float, dict[str, float]] | None:
+        workflow_id, deadline, arrival = item
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        parts = parts_of(history.events, deadline, arrival)
+        return None if parts is None else (arrival - deadline, parts)
 
-    result = Breakdown()
-    late: list[tuple[float, dict[str, float]]] = []
-    for item in await asyncio.gather(*(one(*item) for item in zip(ids, due, acted))):
-        if item is None:
-            continue
-        parts, from_normal_queue, lateness = item
-        result.read += 1
-        result.arming_from_normal_queue += from_normal_queue
+    acted_on = [(workflow_id, deadline, at) for workflow_id, deadline, at in zip(ids, due, acted) if at is not None]
+    late = [found for found in await each(acted_on, one, FETCH_CONCURRENCY) if found is not None]
+    result = Breakdown(read=len(late))
+    for lateness, parts in late:
         for part, seconds in parts.items():
             result.parts[part].append(seconds)
         result.residual = max(result.residual, abs(lateness - sum(parts.values())))
-        late.append((lateness, parts))
-    late.sort(key=lambda entry: entry[0], reverse=True)
-    worst = late[: max(1, round(len(late) * TAIL))]
+    worst = sorted(late, key=lambda entry: entry[0], reverse=True)[: max(1, round(len(late) * TAIL))]
     if worst:
         result.tail = {part: sum(parts[part] for _, parts in worst) / len(worst) for part in PARTS}
     return result
