@@ -3,9 +3,9 @@
 A deadline is late by the sum of five parts, each between two moments the
 server recorded (or, for the last, the page's arrival):
 
-- **armed**: the task that armed the deadline's timer ran that long. The
-  timer is asked for at `workflow.now()` (the task's start) but starts when
-  the task completes. For a case this is the early wake (the replay of an
+- **armed**: from the start of the task that armed the deadline's timer to
+  the timer's start. The timer is asked for at `workflow.now()` (the task's
+  start) but starts when the server records the task's completion. For a case this is the early wake (the replay of an
   evicted case, workflows/alarm_clock.py); for the floor, its first task.
 - **timer**: the server fired the timer that much after it was due.
 - **queued**: from the timer firing to the worker starting the next task.
@@ -88,7 +88,7 @@ def parts_of(events: Sequence[HistoryEvent], deadline: float, arrival: float) ->
     if woken is None:
         return None
     return {
-        "armed": _at(arming) - _at(arming_started),
+        "armed": _at(timer) - _at(arming_started),
         "timer": _at(timer_fired) - _planned_fire(timer),
         "queued": _at(woken) - _at(timer_fired),
         "task": _at(completed[woken.event_id]) - _at(woken),
