@@ -80,3 +80,17 @@ def test_scale_bench_prints_both_levels_beside_the_floor_and_the_growth(tmp_path
                 parts = window["breakdown"]
                 assert parts["read"] == window["lateness"]["measured"], (side, name, parts)
                 assert parts["residual"] < 0.01, (side, name, parts)
+    # The same run read back by `python -m bench.scale.combine` gives the same growth, and a level twice is refused.
+    combined = subprocess.run(
+        [sys.executable, "-m", "bench.scale.combine", str(figures)], cwd=REPO, capture_output=True, text=True
+    )
+    assert combined.returncode == 0, combined.stderr
+    assert combined.stdout.strip() == ("### Growth" + growth.split("\n\n- ", 1)[0]).strip(), combined.stdout
+    twice = subprocess.run(
+        [sys.executable, "-m", "bench.scale.combine", str(figures), str(figures)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert twice.returncode == 2
+    assert "level 100, 200 is in more than one run" in twice.stderr, twice.stderr
