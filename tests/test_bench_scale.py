@@ -1,4 +1,5 @@
-"""`python -m bench.scale` runs end to end: both levels, each beside the floor, and the growth.
+"""`python -m bench.scale` runs end to end: both levels, each beside the floor, and the growth; and
+`python -m bench.scale.combine` reads its `--json` back, or names the file and what is wrong with it.
 
 A smoke run with short windows: it proves the harness works, not how fast
 anything is. No timing is asserted here, ever. Its own file, so the suite's
@@ -46,6 +47,17 @@ SCALE_FIGURES = [
 ]
 
 
+def combine(*runs: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m bench.scale.combine`, as an operator runs it (the bench imports the test receivers from its path)."""
+    return subprocess.run(
+        [sys.executable, "-m", "bench.scale.combine", *map(str, runs)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_scale_bench_prints_both_levels_beside_the_floor_and_the_growth(tmp_path: Path) -> None:
     """`python -m bench.scale --quick` (docs/benchmarks.md, "Scale"): two small levels, every figure measured on
     both sides, every timed deadline acted on, and the growth from one level to the next. No timing is judged."""
@@ -80,17 +92,44 @@ def test_scale_bench_prints_both_levels_beside_the_floor_and_the_growth(tmp_path
                 parts = window["breakdown"]
                 assert parts["read"] == window["lateness"]["measured"], (side, name, parts)
                 assert parts["residual"] < 0.01, (side, name, parts)
-    # The same run read back by `python -m bench.scale.combine` gives the same growth, and a level twice is refused.
-    combined = subprocess.run(
-        [sys.executable, "-m", "bench.scale.combine", str(figures)], cwd=REPO, capture_output=True, text=True
-    )
+    # The run split in two files, one level each, and read back by `python -m bench.scale.combine` (in either
+    # order) gives the same growth; one level alone, or a level twice, is refused with the reason.
+    run_figures = json.loads(figures.read_text())
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    for path, level in ((first, run_figures["levels"][0]), (second, run_figures["levels"][1])):
+        path.write_text(json.dumps({"plan": run_figures["plan"], "levels": [level]}))
+
+    combined = combine(second, first)
     assert combined.returncode == 0, combined.stderr
     assert combined.stdout.strip() == ("### Growth" + growth.split("\n\n- ", 1)[0]).strip(), combined.stdout
-    twice = subprocess.run(
-        [sys.executable, "-m", "bench.scale.combine", str(figures), str(figures)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    assert twice.returncode == 2
-    assert "level 100, 200 is in more than one run" in twice.stderr, twice.stderr
+    for runs, problem in (((first,), "growth needs two levels or more"), ((figures, second), "level 200 is in more")):
+        refused = combine(*runs)
+        assert refused.returncode == 2
+        assert problem in refused.stderr, refused.stderr
+        assert refused.stdout == ""
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.json"
+    run = combine(missing)
+    assert run.returncode == 2
+    assert f"{missing}: No such file or directory" in run.stderr
+    assert run.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("not json", "Expecting value"),
+        (json.dumps({"plan": {}}), "'levels'"),
+        (json.dumps({"levels": [{"level": 1000}]}), "cases"),
+    ],
+)
+def test_a_file_that_is_not_a_run_is_named_with_the_reason(tmp_path: Path, content: str, problem: str) -> None:
+    figures = tmp_path / "run.json"
+    figures.write_text(content)
+    run = combine(figures)
+    assert run.returncode == 2
+    assert f"{figures}: not a bench.scale --json file" in run.stderr
+    assert problem in run.stderr
+    assert run.stdout == ""
