@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 from receivers import HttpReceiver
-from reliability_support import WorkerProcess, case_status, eventually, timeline_events, write_drill_policy
+from reliability_support import (
+    WorkerProcess,
+    case_status,
+    eventually,
+    timeline_events,
+    timers_and_tasks,
+    write_drill_policy,
+)
 from support import start_case
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -133,7 +140,10 @@ async def test_cases_and_timers_survive_a_dev_server_restart_on_the_same_sqlite_
             down_after = await eventually(lambda: breached("down"), 20)
             assert down_after, "the deadline that passed while the server was down never breached"
             after_after = await eventually(lambda: breached("after"), 40)
-            assert after_after, "the deadline after the restart never breached"
+            assert after_after, (
+                f"the deadline after the restart never breached; its timers and task starts:\n"
+                f"{await timers_and_tasks(handles['after'])}"
+            )
             worked_after = await case_status(handles["worked"])
 
             async def all_listed():

@@ -10,11 +10,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import yaml
 from receivers import HttpReceiver
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 
 from workflows.contracts import CaseStatus
@@ -137,6 +139,18 @@ async def case_status(handle: WorkflowHandle, timeout: float = 15.0) -> CaseStat
     status = await eventually(ask, timeout)
     assert status is not None, f"{handle.id} never answered its status query"
     return status
+
+
+async def timers_and_tasks(handle: WorkflowHandle) -> str:
+    """A case's timers and task starts, one per line, to say why a deadline did not fire when a test fails."""
+    lines = []
+    async for event in handle.fetch_history_events():
+        kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+        if kind.startswith(("TIMER_", "WORKFLOW_TASK_STARTED")):
+            timeout = event.timer_started_event_attributes.start_to_fire_timeout
+            armed = f" for {timeout.ToTimedelta().total_seconds():.3f} s" if kind == "TIMER_STARTED" else ""
+            lines.append(f"{event.event_id} {event.event_time.ToDatetime(UTC).isoformat()} {kind}{armed}")
+    return "\n".join(lines)
 
 
 def timeline_events(status: CaseStatus, name: str, **detail: Any) -> list:
