@@ -35,8 +35,10 @@ from starter.processes import ChildProcess
 from tenant_policies import expand_holidays, read_policy_file
 from workflows.policy import LoadedPolicy, years_around
 
-sys.path.insert(0, str(REPO / "tests"))
-from support.receivers import HttpReceiver, SmtpReceiver
+# The receivers the tests use, by the name the tests import them by (pyproject: pythonpath), so that a test
+# may import the bench too.
+sys.path.insert(0, str(REPO / "tests" / "support"))
+from receivers import HttpReceiver, SmtpReceiver
 
 CASE_QUEUE = "support-cases"
 FLOOR_QUEUE = "bench-floor"

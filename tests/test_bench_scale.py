@@ -1,5 +1,5 @@
 """`python -m bench.scale` runs end to end: both levels, each beside the floor, and the growth; and
-`python -m bench.scale.combine` reads its `--json` back, or names the file and what is wrong with it.
+`bench.scale.combine` reads its `--json` back, or names the file and what is wrong with it.
 
 A smoke run with short windows: it proves the harness works, not how fast
 anything is. No timing is asserted here, ever. Its own file, so the suite's
@@ -11,15 +11,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from bench.scale.breakdown import PARTS
+from bench.scale.combine import main as combine_main
 
 pytestmark = pytest.mark.takes(115)  # seconds, about: the longest files start first (conftest)
 
 REPO = Path(__file__).resolve().parent.parent
 
-LATENESS_PARTS = ("armed", "timer", "queued", "task", "page")  # bench/scale/breakdown.py
 
 SCALE_FIGURES = [
     "intake via start_case, cases/s",
@@ -31,8 +34,8 @@ SCALE_FIGURES = [
     "breach lateness evicted max, s",
     "breach lateness cached p50, s",
     "breach lateness cached p99, s",
-    *(f"evicted lateness, {part} p99, s" for part in LATENESS_PARTS),
-    *(f"evicted lateness, latest 1%: {part} mean, s" for part in LATENESS_PARTS),
+    *(f"evicted lateness, {part} p99, s" for part in PARTS),
+    *(f"evicted lateness, latest 1%: {part} mean, s" for part in PARTS),
     "worker CPU per breach, evicted, ms",
     "worker CPU per breach, cached, ms",
     "worker RSS, MiB",
@@ -47,18 +50,23 @@ SCALE_FIGURES = [
 ]
 
 
-def combine(*runs: Path) -> subprocess.CompletedProcess[str]:
-    """`python -m bench.scale.combine`, as an operator runs it (the bench imports the test receivers from its path)."""
-    return subprocess.run(
-        [sys.executable, "-m", "bench.scale.combine", *map(str, runs)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+@dataclass
+class Combined:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def test_scale_bench_prints_both_levels_beside_the_floor_and_the_growth(tmp_path: Path) -> None:
+def combine(capsys: pytest.CaptureFixture[str], *runs: Path) -> Combined:
+    """`python -m bench.scale.combine RUN.json ...`: its exit code and what it printed."""
+    returncode = combine_main([str(run) for run in runs])
+    printed = capsys.readouterr()
+    return Combined(returncode, printed.out, printed.err)
+
+
+def test_scale_bench_prints_both_levels_beside_the_floor_and_the_growth(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`python -m bench.scale --quick` (docs/benchmarks.md, "Scale"): two small levels, every figure measured on
     both sides, every timed deadline acted on, and the growth from one level to the next. No timing is judged."""
     figures = tmp_path / "scale.json"
@@ -99,19 +107,19 @@ def test_scale_bench_prints_both_levels_beside_the_floor_and_the_growth(tmp_path
     for path, level in ((first, run_figures["levels"][0]), (second, run_figures["levels"][1])):
         path.write_text(json.dumps({"plan": run_figures["plan"], "levels": [level]}))
 
-    combined = combine(second, first)
+    combined = combine(capsys, second, first)
     assert combined.returncode == 0, combined.stderr
     assert combined.stdout.strip() == ("### Growth" + growth.split("\n\n- ", 1)[0]).strip(), combined.stdout
     for runs, problem in (((first,), "growth needs two levels or more"), ((figures, second), "level 200 is in more")):
-        refused = combine(*runs)
+        refused = combine(capsys, *runs)
         assert refused.returncode == 2
         assert problem in refused.stderr, refused.stderr
         assert refused.stdout == ""
 
 
-def test_a_missing_file_is_named(tmp_path: Path) -> None:
+def test_a_missing_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nowhere.json"
-    run = combine(missing)
+    run = combine(capsys, missing)
     assert run.returncode == 2
     assert f"{missing}: No such file or directory" in run.stderr
     assert run.stdout == ""
@@ -125,10 +133,12 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
         (json.dumps({"levels": [{"level": 1000}]}), "cases"),
     ],
 )
-def test_a_file_that_is_not_a_run_is_named_with_the_reason(tmp_path: Path, content: str, problem: str) -> None:
+def test_a_file_that_is_not_a_run_is_named_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, problem: str
+) -> None:
     figures = tmp_path / "run.json"
     figures.write_text(content)
-    run = combine(figures)
+    run = combine(capsys, figures)
     assert run.returncode == 2
     assert f"{figures}: not a bench.scale --json file" in run.stderr
     assert problem in run.stderr

@@ -5,8 +5,9 @@ server recorded (or, for the last, the page's arrival):
 
 - **armed**: from the start of the task that armed the deadline's timer to
   the timer's start. The timer is asked for at `workflow.now()` (the task's
-  start) but starts when the server records the task's completion. For a case this is the early wake (the replay of an
-  evicted case, workflows/alarm_clock.py); for the floor, its first task.
+  start) but starts when the server records the task's completion. For a
+  case this is the early wake (the replay of an evicted case,
+  workflows/alarm_clock.py); for the floor, its first task.
 - **timer**: the server fired the timer that much after it was due.
 - **queued**: from the timer firing to the worker starting the next task.
 - **task**: that task, which schedules the page.
